@@ -60,12 +60,12 @@ _KEY_TYPE_BY_OID: dict[str, str] = {
 }
 
 
-def decode_certificate(der: bytes) -> Certificate:
+def decode_certificate(der: bytes | bytearray | memoryview) -> Certificate:
     """Decode one DER certificate. Never raises; see the module docstring for how failures are recorded."""
     return _decode_cached(bytes(der))
 
 
-def decode_certificate_chain(ders: Sequence[bytes]) -> tuple[Certificate, ...]:
+def decode_certificate_chain(ders: Sequence[bytes | bytearray | memoryview]) -> tuple[Certificate, ...]:
     """Decode a chain in the order given (leaf first, as the server sent it)."""
     return tuple(decode_certificate(der) for der in ders)
 
