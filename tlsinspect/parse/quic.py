@@ -97,21 +97,26 @@ def _draft_number(version: int) -> int | None:
     return None
 
 
-def _salt_for(version: int) -> bytes | None:
+def _salts_for(version: int) -> tuple[bytes, ...]:
+    """Initial salts to try for a version, most likely first (empty when none is known)."""
     if version == VERSION_2:
-        return _SALT_V2
+        return (_SALT_V2,)
+    if _is_grease_version(version):
+        # Clients forcing Version Negotiation (RFC 9000 §6.3) protect their greased Initials with some real
+        # version's salt: draft-29 (what Wireshark assumes) or v1 are the ones seen in the wild.
+        return (_SALT_D29, _SALT_V1)
     draft = _draft_number(version)
     if draft is None or draft < 21:
-        return None
+        return ()
     if draft <= 22:
-        return _SALT_D22
+        return (_SALT_D22,)
     if draft <= 28:
-        return _SALT_D23
+        return (_SALT_D23,)
     if draft <= 32:
-        return _SALT_D29
+        return (_SALT_D29,)
     if draft <= 34:
-        return _SALT_V1
-    return None
+        return (_SALT_V1,)
+    return ()
 
 
 def _is_grease_version(version: int) -> bool:
@@ -125,7 +130,7 @@ def is_gquic_version(version: int) -> bool:
 
 def can_decrypt_version(version: int) -> bool:
     """Whether the Initial packets of this version can be decrypted here."""
-    return _salt_for(version) is not None
+    return bool(_salts_for(version))
 
 
 def quic_version_name(version: int | None) -> str:
@@ -207,11 +212,17 @@ def _hkdf_expand_label(secret: bytes, label: bytes, length: int, context: bytes 
     return out[:length]
 
 
-def initial_secrets(dcid: bytes, version: int) -> tuple[bytes, bytes]:
-    """(client_initial_secret, server_initial_secret) for a client's first DCID (RFC 9001 §5.2)."""
-    salt = _salt_for(version)
+def initial_secrets(dcid: bytes, version: int, salt: bytes | None = None) -> tuple[bytes, bytes]:
+    """(client_initial_secret, server_initial_secret) for a client's first DCID (RFC 9001 §5.2).
+
+    `salt` overrides the version's own (the first candidate for a greased version). Raises DecodeError when
+    the version has no known salt.
+    """
     if salt is None:
-        raise DecodeError(f"no Initial salt known for QUIC version {quic_version_name(version)}")
+        salts = _salts_for(version)
+        if not salts:
+            raise DecodeError(f"no Initial salt known for QUIC version {quic_version_name(version)}")
+        salt = salts[0]
     initial_secret = _hkdf_extract(salt, dcid)
     return (
         _hkdf_expand_label(initial_secret, b"client in", 32),
@@ -258,9 +269,11 @@ class InitialKeys:
         return self._aead.decrypt(nonce, data, aad)
 
 
-def derive_initial_keys(dcid: bytes, version: int) -> tuple[InitialKeys, InitialKeys]:
+def derive_initial_keys(
+    dcid: bytes, version: int, salt: bytes | None = None
+) -> tuple[InitialKeys, InitialKeys]:
     """(client keys, server keys) for a client's first DCID. Raises DecodeError for an unknown version."""
-    client_secret, server_secret = initial_secrets(dcid, version)
+    client_secret, server_secret = initial_secrets(dcid, version, salt)
     return (
         InitialKeys(*derive_packet_keys(client_secret, version)),
         InitialKeys(*derive_packet_keys(server_secret, version)),
@@ -739,8 +752,10 @@ class QuicConnection:
         self._streams = (_CryptoStream(max_crypto_bytes), _CryptoStream(max_crypto_bytes))  # (server, client)
         self._largest_pn = [-1, -1]  # (server, client)
         self._keys: tuple[InitialKeys, InitialKeys] | None = None  # (client, server), as derive_initial_keys
-        self._key_cache: dict[tuple[bytes, int], tuple[InitialKeys, InitialKeys]] = {}
+        self._keys_version: int | None = None
+        self._key_cache: dict[tuple[bytes, int, bytes], tuple[InitialKeys, InitialKeys]] = {}
         self._retry_pending = False
+        self._vn_pending = False
         self._anomalies: list[Anomaly] = []
         self._kind_counts: dict[str, int] = {}
         self._anomalies_dropped = 0
@@ -777,18 +792,26 @@ class QuicConnection:
             return
         self._anomalies.append(Anomaly(layer="quic", kind=kind, message=message, frame=frame))
 
-    def _keys_for(self, dcid: bytes, version: int) -> tuple[InitialKeys, InitialKeys] | None:
-        cache_key = (dcid, version)
-        keys = self._key_cache.get(cache_key)
-        if keys is None:
-            try:
-                keys = derive_initial_keys(dcid, version)
-            except DecodeError:
-                return None
-            if len(self._key_cache) >= _MAX_KEY_CACHE:
-                self._key_cache.pop(next(iter(self._key_cache)))
-            self._key_cache[cache_key] = keys
-        return keys
+    def _keys_for(self, datagram: bytes, header: LongHeader) -> tuple[InitialKeys, InitialKeys] | None:
+        """Keys seeded by this client Initial's DCID; with several candidate salts, the one that opens it."""
+        candidates = []
+        for salt in _salts_for(header.version):
+            cache_key = (header.dcid, header.version, salt)
+            keys = self._key_cache.get(cache_key)
+            if keys is None:
+                keys = derive_initial_keys(header.dcid, header.version, salt)
+                if len(self._key_cache) >= _MAX_KEY_CACHE:
+                    self._key_cache.pop(next(iter(self._key_cache)))
+                self._key_cache[cache_key] = keys
+            candidates.append(keys)
+        if len(candidates) > 1:
+            for keys in candidates:
+                try:
+                    decrypt_initial_packet(datagram, keys[0], offset=header.offset)
+                except DecodeError:
+                    continue
+                return keys
+        return candidates[0] if candidates else None
 
     def _feed(
         self, datagram: bytes, from_client: bool, frame: int, out: list[tuple[bool, bytes, int]]
@@ -817,6 +840,8 @@ class QuicConnection:
                 self.version_negotiation = header.supported_versions[:32]
                 names = ", ".join(quic_version_name(v) for v in header.supported_versions[:8])
                 self._anomaly("quic-version-negotiation", f"server offers versions: {names}", frame)
+                if not from_client and self._keys is not None:
+                    self._vn_pending = True
                 return
             if self.version is None or (from_client and self.version != header.version):
                 if self.version is not None and from_client:
@@ -884,9 +909,11 @@ class QuicConnection:
         if from_client:
             if self.client_scid is None:
                 self.client_scid = header.scid
-            if self._keys is None or (self._retry_pending and header.dcid != self.client_dcid):
-                after_retry = self._keys is not None
-                keys = self._keys_for(header.dcid, header.version)
+            new_attempt = self._vn_pending
+            if self._keys is None or new_attempt or (self._retry_pending and header.dcid != self.client_dcid):
+                after_retry = self._keys is not None and not new_attempt
+                self._vn_pending = False
+                keys = self._keys_for(datagram, header)
                 if keys is None:
                     self.undecryptable += 1
                     self._anomaly(
@@ -896,8 +923,14 @@ class QuicConnection:
                     )
                     return
                 self._keys = keys
+                self._keys_version = header.version
                 self.client_dcid = header.dcid
-                if after_retry:
+                if new_attempt:
+                    # After Version Negotiation the client starts over: a new handshake from offset 0.
+                    self._retry_pending = False
+                    self._largest_pn = [-1, -1]
+                    self._streams = (_CryptoStream(self._max_crypto), _CryptoStream(self._max_crypto))
+                elif after_retry:
                     self._retry_pending = False
                     self._streams[1].restart()
         else:
@@ -961,9 +994,9 @@ class QuicConnection:
     ) -> DecryptedPacket | None:
         """Keys failed. A client Initial may start a new key epoch (capture began late, or a new DCID without a
         Retry we saw): try keys from its own DCID, and adopt them when they work."""
-        if not from_client or header.dcid == self.client_dcid:
+        if not from_client or (header.dcid == self.client_dcid and header.version == self._keys_version):
             return None
-        keys = self._keys_for(header.dcid, header.version)
+        keys = self._keys_for(datagram, header)
         if keys is None:
             return None
         try:
@@ -978,6 +1011,7 @@ class QuicConnection:
             frame,
         )
         self._keys = keys
+        self._keys_version = header.version
         self.client_dcid = header.dcid
         self._largest_pn = [-1, packet.packet_number]
         if not same_client:
