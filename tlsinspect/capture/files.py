@@ -27,7 +27,8 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from itertools import repeat
 from types import TracebackType
 from typing import BinaryIO, NamedTuple
 
@@ -36,6 +37,7 @@ from tlsinspect.model import Anomaly
 
 __all__ = [
     "MAX_PACKET",
+    "RawFrame",
     "TLS_KEY_LOG_SECRETS",
     "CaptureFile",
     "Frame",
@@ -77,6 +79,10 @@ _PCAP_MAGIC: dict[int, tuple[str, int, int]] = {
 }
 
 _U32LE = struct.Struct("<I")
+_NEW = tuple.__new__
+
+RawFrame = tuple[int, float, int, bytes, int, int]
+"""A frame as a plain tuple: (number, ts, link_type, data, orig_len, interface), see `Frame`."""
 
 
 class Frame(NamedTuple):
@@ -252,7 +258,7 @@ class CaptureFile:
         self.compressed = False
         self._chunk = max(int(chunk_size), 4096)
         self._gzip: _GzipStream | None = None
-        self._iter: Iterator[Frame] | None = None
+        self._raw: Generator[RawFrame, None, None] | None = None
         self._buf = b""
         self._pos = 0
         # pcap state
@@ -314,8 +320,7 @@ class CaptureFile:
         elif kind == "gzip":
             raise CaptureError(f"{name!r} is gzip-compressed twice; decompress it first")
         else:
-            what = "a pcap or pcapng file" if not inner else "a pcap or pcapng file inside"
-            raise CaptureError(f"{name!r} is not {what}: {_describe_magic(head)}")
+            raise CaptureError(f"{name!r} is not a pcap or pcapng file{inner}: {_describe_magic(head)}")
 
     def _open_pcap(self, name: str, head: bytes, inner: str) -> None:
         if len(head) < 24:
@@ -417,10 +422,21 @@ class CaptureFile:
         return None
 
     def __iter__(self) -> Iterator[Frame]:
-        """Stream the frames (a single pass: iterating again continues where the last iteration stopped)."""
-        if self._iter is None:
-            self._iter = self._iter_pcap() if self.format == "pcap" else self._iter_pcapng()
-        return self._iter
+        """Stream the frames as `Frame` tuples.
+
+        There is a single pass: iterating again (or mixing with `raw_frames`) continues where the last
+        iteration stopped.
+        """
+        return map(_NEW, repeat(Frame), self.raw_frames())
+
+    def raw_frames(self) -> Iterator[RawFrame]:
+        """Stream the frames as plain tuples, in `Frame` field order; cheaper than `Frame`s on the hot path.
+
+        Use as ``for number, ts, link_type, data, orig_len, interface in cap.raw_frames(): ...``.
+        """
+        if self._raw is None:
+            self._raw = self._iter_pcap() if self.format == "pcap" else self._iter_pcapng()
+        return self._raw
 
     def _anomaly(self, kind: str, message: str, frame: int | None = None) -> None:
         self.anomalies.append(Anomaly(layer="capture", kind=kind, message=message, frame=frame))
@@ -458,7 +474,7 @@ class CaptureFile:
         self._buf = b""
         self._pos = 0
 
-    def _iter_pcap(self) -> Iterator[Frame]:
+    def _iter_pcap(self) -> Generator[RawFrame, None, None]:
         buf, pos = self._buf, self._pos
         self._buf = b""
         unpack = self._layout.pcap_rec.unpack_from
@@ -466,40 +482,45 @@ class CaptureFile:
         link_type = self.link_types[0]
         rec_len = self._pcap_rec_len
         limit = self._pcap_limit
-        new = tuple.__new__
-        number = self.frames_read
-        nbytes = self.bytes_read
+        number = number0 = self.frames_read
+        nbytes0 = self.bytes_read
+        pos0 = pos
+        caplen = 0
         try:
             while True:
                 end = len(buf)
-                while pos + rec_len <= end:
+                last = end - rec_len
+                # Records are back to back, so the captured bytes are counted from positions, not per frame.
+                pos0, number0 = pos, number
+                while pos <= last:
                     sec, frac, caplen, orig_len = unpack(buf, pos)
                     start = pos + rec_len
                     nxt = start + caplen
                     if nxt > end or caplen > limit:
                         break
                     number += 1
-                    nbytes += caplen
-                    yield new(Frame, (number, sec + frac / divisor, link_type, buf[start:nxt], orig_len, 0))
                     pos = nxt
+                    yield (number, sec + frac / divisor, link_type, buf[start:nxt], orig_len, 0)
                 else:
-                    caplen = -1
+                    caplen = 0
+                nbytes0 += pos - pos0 - rec_len * (number - number0)
+                pos0, number0 = pos, number
+                self.frames_read, self.bytes_read = number, nbytes0
                 if caplen > limit:
                     self._anomaly(*_oversized(number + 1, caplen, limit), number + 1)
                     return
-                self.frames_read, self.bytes_read = number, nbytes
-                more = self._refill(buf, pos, rec_len + max(caplen, 0))
+                more = self._refill(buf, pos, rec_len + caplen)
                 if more is None:
                     self._end(buf, pos, number + 1)
                     return
                 buf, pos = more, 0
         finally:
-            self.frames_read, self.bytes_read = number, nbytes
+            self.frames_read = number
+            self.bytes_read = nbytes0 + pos - pos0 - rec_len * (number - number0)
 
-    def _iter_pcapng(self) -> Iterator[Frame]:
+    def _iter_pcapng(self) -> Generator[RawFrame, None, None]:
         buf, pos = self._buf, self._pos
         self._buf = b""
-        new = tuple.__new__
         number = self.frames_read
         nbytes = self.bytes_read
         try:
@@ -510,28 +531,30 @@ class CaptureFile:
                 ifaces = self._ifaces
                 end = len(buf)
                 # Fast path: whole, well-formed Enhanced Packet Blocks.
-                while pos + 28 <= end:
+                last = end - 28
+                while pos <= last:
                     btype, blen, iid, ts_high, ts_low, caplen, orig_len = epb(buf, pos)
                     nxt = pos + blen
-                    if btype != 6 or nxt > end or iid >= len(ifaces):
+                    if btype != 6 or nxt > end:
                         break
-                    link_type, divisor, offset, limit, index = ifaces[iid]
+                    try:
+                        link_type, divisor, offset, limit, index = ifaces[iid]
+                    except IndexError:
+                        break
                     if caplen > limit or blen < caplen + 32 or blen & 3 or u32(buf, nxt - 4)[0] != blen:
                         break
                     number += 1
                     nbytes += caplen
-                    yield new(
-                        Frame,
-                        (
-                            number,
-                            ((ts_high << 32) | ts_low) / divisor + offset,
-                            link_type,
-                            buf[pos + 28 : pos + 28 + caplen],
-                            orig_len,
-                            index,
-                        ),
-                    )
+                    start = pos + 28
                     pos = nxt
+                    yield (
+                        number,
+                        ((ts_high << 32) | ts_low) / divisor + offset,
+                        link_type,
+                        buf[start : start + caplen],
+                        orig_len,
+                        index,
+                    )
                 # Slow path: one block of any kind, a refill, or the end.
                 self.frames_read, self.bytes_read = number, nbytes
                 btype = u32(buf, pos)[0] if end - pos >= 4 else -1
@@ -560,11 +583,11 @@ class CaptureFile:
                             frame = number + 1 if btype in _PACKET_BLOCKS else None
                             self._anomaly(got.kind, got.message, frame)
                             return
+                        pos += blen
                         if got is not None:
                             number += 1
-                            nbytes += len(got.data)
+                            nbytes += len(got[3])
                             yield got
-                        pos += blen
                         continue
                 more = self._refill(buf, pos, need)
                 if more is None:
@@ -576,8 +599,8 @@ class CaptureFile:
 
     def _block(
         self, btype: int, buf: bytes, pos: int, blen: int, layout: _Layout, number: int
-    ) -> Frame | _Problem | None:
-        """Handle one whole pcapng block: a Frame for a packet block, a _Problem, or None."""
+    ) -> RawFrame | _Problem | None:
+        """Handle one whole pcapng block: a frame tuple for a packet block, a _Problem, or None."""
         if layout.u32.unpack_from(buf, pos + blen - 4)[0] != blen:
             return _corrupt(
                 f"block of type {btype:#x} before frame {number} has a trailing length that disagrees "
@@ -601,9 +624,7 @@ class CaptureFile:
                 return _corrupt(
                     f"simple packet block of {blen} bytes is too short for the {caplen} bytes of frame {number}"
                 )
-            return tuple.__new__(
-                Frame, (number, 0.0, link_type, buf[pos + 12 : pos + 12 + caplen], orig_len, index)
-            )
+            return (number, 0.0, link_type, buf[pos + 12 : pos + 12 + caplen], orig_len, index)
         if blen < 32:
             return _corrupt(f"packet block of {blen} bytes for frame {number}")
         if btype == _EPB:
@@ -620,16 +641,12 @@ class CaptureFile:
                 f"packet block of {blen} bytes is too short for the {caplen} bytes of frame {number}"
             )
         ts = ((ts_high << 32) | ts_low) / divisor + offset
-        return tuple.__new__(
-            Frame, (number, ts, link_type, buf[pos + 28 : pos + 28 + caplen], orig_len, index)
-        )
+        return (number, ts, link_type, buf[pos + 28 : pos + 28 + caplen], orig_len, index)
 
     def close(self) -> None:
         """Stop iterating and close the file."""
-        if self._iter is not None:
-            close = getattr(self._iter, "close", None)
-            if close is not None:
-                close()
+        if self._raw is not None:
+            self._raw.close()
         self._buf = b""
         if self._gzip is not None:
             self._gzip.close()
