@@ -31,6 +31,7 @@ import ipaddress
 import os
 import re
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +39,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
     Criticality,
@@ -270,10 +272,13 @@ def validate_chain(
 def _load(model: Certificate) -> x509.Certificate | None:
     if model.error is not None and model.error.startswith("undecodable"):
         return None
-    try:
-        return x509.load_der_x509_certificate(model.der)
-    except ValueError:
-        return None
+    with warnings.catch_warnings():
+        # cryptography warns about peer mistakes (a negative serial): facts about the capture, not our code.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            return x509.load_der_x509_certificate(model.der)
+        except Exception:  # any failure to load is "undecodable", never a crash
+            return None
 
 
 def _server_auth_eku(policy: Policy, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None) -> None:

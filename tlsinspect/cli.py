@@ -1,0 +1,230 @@
+"""Command line: `tlsinspect read FILE`, `tlsinspect explain RULE`.
+
+Exit status:
+  0  the capture was read (anomalies in it are reported, not fatal)
+  2  bad usage, or an input that cannot be read at all (not a capture file, missing file, unreadable key log)
+  3  `--fail-on SEVERITY` was given and a finding at or above that severity exists
+  130 interrupted (Ctrl-C)
+Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tlsinspect import __version__
+from tlsinspect.errors import CaptureError
+from tlsinspect.model import SEVERITIES, Flow
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+EXIT_FAIL_ON = 3
+EXIT_INTERRUPTED = 130
+
+EPILOG = """exit status: 0 read fine; 2 bad usage or unreadable input (one line on stderr);
+3 a finding at or above --fail-on exists; 130 interrupted."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tlsinspect",
+        description="TLS handshake inspector: what anyone on the path can read, and what TLS hides.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"tlsinspect {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    r = sub.add_parser("read", help="analyse a pcap/pcapng file (optionally gzip-compressed)", epilog=EPILOG)
+    r.add_argument("file", help="capture file (.pcap, .pcapng, .gz)")
+    _common_output(r)
+    e = sub.add_parser("explain", help="print the full explanation of a finding rule")
+    e.add_argument("rule", nargs="?", help="rule id, e.g. tls.no-forward-secrecy (omit to list all rules)")
+    return p
+
+
+def _common_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("text", "json", "ndjson"), default="text", help="output format (default text)")
+    p.add_argument("--keylog", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt TLS; default $SSLKEYLOGFILE")
+    p.add_argument("--no-env-keylog", action="store_true", help="ignore $SSLKEYLOGFILE")
+    p.add_argument("--show-secrets", action="store_true", help="print exposed secrets unmasked")
+    p.add_argument("--filter", metavar="EXPR", help="keep flows matching all terms: sni:NAME host:IP port:N, or a bare word matched against SNI/host/IP")
+    p.add_argument("--ca-file", metavar="PEM", action="append", default=[], help="extra trusted CA certificates (repeatable)")
+    p.add_argument("--no-default-roots", action="store_true", help="trust only --ca-file, not the Mozilla roots")
+    p.add_argument("--fail-on", choices=SEVERITIES[1:], help="exit with status 3 when a finding at or above this severity exists")
+    p.add_argument("--max-flows", type=int, default=50_000, help="cap on open flows (the oldest is finished early and counted)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+
+
+def parse_filter(expr: str) -> Callable[[Flow], bool]:
+    """A small AND-filter over flows: `sni:example.com port:443 host:10.0.0.1 word`. Raises ValueError."""
+    terms: list[Callable[[Flow], bool]] = []
+    for tok in expr.split():
+        key, sep, val = tok.partition(":")
+        if not sep:
+            key, val = "any", tok
+        if not val:
+            raise ValueError(f"empty value in filter term {tok!r}")
+        val_l = val.lower()
+        if key == "sni":
+            terms.append(lambda f, v=val_l: _sni(f) is not None and v in _sni(f))  # type: ignore[misc, operator]
+        elif key == "port":
+            if not val.isdigit():
+                raise ValueError(f"port must be a number in {tok!r}")
+            terms.append(lambda f, v=int(val): v in (f.client_port, f.server_port))  # type: ignore[misc]
+        elif key in ("host", "ip"):
+            terms.append(lambda f, v=val_l: v in (f.client_ip, f.server_ip) or any((h.host or "").lower() == v for h in f.http))  # type: ignore[misc]
+        elif key == "proto":
+            terms.append(lambda f, v=val_l: f.app_protocol == v)  # type: ignore[misc]
+        elif key == "any":
+            terms.append(lambda f, v=val_l: v in " ".join([_sni(f) or "", f.client_ip, f.server_ip] + [(h.host or "") for h in f.http]).lower())  # type: ignore[misc]
+        else:
+            raise ValueError(f"unknown filter key {key!r} (use sni:, host:, port:, proto:)")
+    return lambda f: all(t(f) for t in terms)
+
+
+def _sni(f: Flow) -> str | None:
+    ch = f.tls.client_hello if f.tls else None
+    return ch.server_name.lower() if ch and ch.server_name else None
+
+
+def _err(msg: str) -> None:
+    print(f"tlsinspect: error: {msg}", file=sys.stderr)
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from tlsinspect.analysis.pipeline import Analyzer
+    from tlsinspect.parse.keylog import KeyLog
+    from tlsinspect.runner import ReadOptions, ReadResult, read_capture
+
+    keylog = None
+    keylog_path = args.keylog or (None if args.no_env_keylog else os.environ.get("SSLKEYLOGFILE"))
+    if keylog_path:
+        try:
+            keylog = KeyLog.from_file(keylog_path)
+        except OSError as e:
+            _err(f"cannot read key log {keylog_path}: {e.strerror or e}")
+            return EXIT_INPUT
+    try:
+        flt = parse_filter(args.filter) if args.filter else None
+    except ValueError as e:
+        _err(f"--filter: {e}")
+        return EXIT_INPUT
+    try:
+        analyzer = Analyzer.create(ca_files=args.ca_file, use_default_roots=not args.no_default_roots)
+    except (OSError, ValueError) as e:
+        _err(f"--ca-file: {e}")
+        return EXIT_INPUT
+    out = sys.stdout
+    if args.output:
+        try:
+            out = open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as e:
+            _err(f"cannot write {args.output}: {e.strerror or e}")
+            return EXIT_INPUT
+    writer = _writer(args.format, out, args.show_secrets)
+    progress = None if args.no_progress or not sys.stderr.isatty() else _Progress()
+    opts = ReadOptions(keylog=keylog, analyse=analyzer, max_flows=args.max_flows, flow_filter=flt, progress=progress)
+    result = ReadResult()
+    worst = -1
+    try:
+        it = read_capture(args.file, opts, result)
+        first = True
+        for flow in it:
+            if first:
+                assert result.info is not None
+                writer.capture(result.info, __version__)
+                first = False
+            writer.flow(flow)
+            for x in flow.findings:
+                worst = max(worst, SEVERITIES.index(x.severity))
+        if first and result.info is not None:
+            writer.capture(result.info, __version__)
+        if progress is not None:
+            progress.done()
+        assert result.summary is not None
+        writer.summary(result.summary)
+    except CaptureError as e:
+        _err(str(e))
+        return EXIT_INPUT
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.fail_on and worst >= SEVERITIES.index(args.fail_on):
+        return EXIT_FAIL_ON
+    return EXIT_OK
+
+
+def _writer(fmt: str, out: Any, show_secrets: bool) -> Any:
+    if fmt == "ndjson":
+        from tlsinspect.output.jsonout import NdjsonWriter
+
+        return NdjsonWriter(out, show_secrets=show_secrets)
+    if fmt == "json":
+        from tlsinspect.output.jsonout import JsonWriter
+
+        return JsonWriter(out, show_secrets=show_secrets)
+    from tlsinspect.output.text import TextWriter
+
+    return TextWriter(out, show_secrets=show_secrets, color=None if out.isatty() else False)
+
+
+class _Progress:
+    """A progress bar on stderr for long reads (only when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+        self.p = Progress(BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True, console=None)
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.task is None:
+            self.p.start()
+            self.task = self.p.add_task("read", total=total or None)
+        self.p.update(self.task, completed=done)
+
+    def done(self) -> None:
+        if self.task is not None:
+            self.p.stop()
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from tlsinspect.analysis.findings import RULES, explain
+
+    if not args.rule:
+        for r in RULES:
+            print(f"{r.id:32} {r.severity:8} {r.title}")
+        return EXIT_OK
+    try:
+        print(explain(args.rule))
+    except KeyError:
+        _err(f"no rule {args.rule!r}; `tlsinspect explain` lists them")
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+COMMANDS = {"read": cmd_read, "explain": cmd_explain}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_INPUT
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return EXIT_OK

@@ -1,0 +1,125 @@
+"""Glue between a frame source and the engine: read a capture file, yield flows, build the summary.
+
+This is the one place where capture I/O meets the sans-IO engine. Front ends (the CLI's text/JSON writers, and
+later the TUI) call `read_capture` and consume what it yields; they never touch the engine's mutable state.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tlsinspect.capture.files import TLS_KEY_LOG_SECRETS, CaptureFile
+from tlsinspect.engine.engine import Engine
+from tlsinspect.model import SEVERITIES, CaptureInfo, Flow, Summary
+from tlsinspect.parse.keylog import KeyLog
+
+Progress = Callable[[int, int], None]
+"""Called now and then with (bytes read so far, file size)."""
+
+
+@dataclass
+class ReadOptions:
+    keylog: KeyLog | None = None
+    analyse: Callable[[Flow], Flow] | None = None
+    max_flows: int = 50_000
+    flow_filter: Callable[[Flow], bool] | None = None
+    progress: Progress | None = None
+
+
+@dataclass
+class ReadResult:
+    """Filled while `read_capture` runs; complete once its iterator is exhausted."""
+
+    info: CaptureInfo | None = None
+    summary: Summary | None = None
+    flows_written: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def read_capture(path: str | os.PathLike[str], opts: ReadOptions, result: ReadResult) -> Iterator[Flow]:
+    """Yield the flows of a capture file in order of first frame. Raises CaptureError if it cannot be opened."""
+    t0 = time.perf_counter()
+    cap = CaptureFile(path)
+    keylog = opts.keylog
+    engine = Engine(keylog=keylog, analyse=opts.analyse, max_flows=opts.max_flows)
+    result.info = CaptureInfo(source=os.fspath(path), link_types=tuple(cap.link_types), format=cap.format)
+    size = _size(path)
+    process = engine.process
+    counts: dict[str, int] = {"tls": 0, "http": 0, "flows": 0, "anomalies": 0, "frames_in_flows": 0}
+    sev: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+    secrets_seen = 0
+    n = 0
+    flt = opts.flow_filter
+
+    def account(f: Flow) -> bool:
+        counts["flows"] += 1
+        counts["frames_in_flows"] += f.frames
+        if f.tls is not None:
+            counts["tls"] += 1
+        if f.http:
+            counts["http"] += 1
+        counts["anomalies"] += len(f.anomalies)
+        for x in f.findings:
+            sev[x.severity] = sev.get(x.severity, 0) + 1
+        return flt is None or flt(f)
+
+    with cap:
+        for frame in cap:
+            process(frame.number, frame.ts, frame.link_type, frame.data)
+            n += 1
+            if not n & 0x3FFF:
+                if len(cap.secrets) != secrets_seen:
+                    secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
+                if opts.progress is not None:
+                    opts.progress(cap.bytes_read, size)
+                for f in engine.drain():
+                    if account(f):
+                        yield f
+            elif cap.secrets and len(cap.secrets) != secrets_seen:
+                secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
+        for f in engine.finish():
+            if account(f):
+                yield f
+        result.info = CaptureInfo(source=os.fspath(path), link_types=tuple(cap.link_types), format=cap.format)
+        c = engine.counts
+        result.summary = Summary(
+            frames=cap.frames_read,
+            bytes=cap.bytes_read,
+            flows=counts["flows"],
+            tls_flows=counts["tls"],
+            http_flows=counts["http"],
+            frames_undecodable=c["undecodable"],
+            anomalies=counts["anomalies"] + len(engine.anomalies) + len(cap.anomalies),
+            findings_by_severity=sev,
+            elapsed_s=time.perf_counter() - t0,
+            frames_not_ip=c["not_ip"] + c["unsupported_link"],
+            frames_other_transport=c["other_transport"] + c["udp_other"],
+            frames_in_flows=counts["frames_in_flows"],
+            flows_evicted=engine.flows_evicted,
+            capture_anomalies=tuple(cap.anomalies) + tuple(engine.anomalies),
+        )
+        result.extra["counts"] = dict(c)
+        result.extra["fragments_pending"] = engine.decoder.defrag.pending
+
+
+def _absorb_secrets(cap: CaptureFile, engine: Engine, seen: int) -> int:
+    """Key logs embedded in pcapng Decryption Secrets Blocks join the key log as they are read."""
+    for stype, data in cap.secrets[seen:]:
+        if stype == TLS_KEY_LOG_SECRETS:
+            kl = KeyLog.parse(data)
+            if engine.keylog is None:
+                engine.keylog = kl
+            else:
+                engine.keylog.merge(kl)
+    return len(cap.secrets)
+
+
+def _size(path: str | os.PathLike[str]) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
