@@ -194,6 +194,12 @@ def _parse_bundle(data: bytes) -> list[x509.Certificate]:
             return [x509.load_der_x509_certificate(data)]
         except ValueError:
             return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)  # e.g. a root with a negative serial
+        return _parse_pem_blocks(data)
+
+
+def _parse_pem_blocks(data: bytes) -> list[x509.Certificate]:
     out: list[x509.Certificate] = []
     for block in _PEM_BLOCK.findall(data):
         block = block.replace(b"TRUSTED CERTIFICATE", b"CERTIFICATE").replace(
