@@ -11,7 +11,22 @@ Handshake, 0-RTT and 1-RTT packets cannot be read without the TLS secrets and ar
 
 Sans-IO and bounded: the pure functions raise only `DecodeError` on bytes that cannot decode (a UDP datagram is
 always whole, so there is no "need more data" outcome here); `QuicConnection.feed` never raises and records
-problems as `Anomaly` values on layer "quic".
+problems as `Anomaly` values on layer "quic" (at most 4 of a kind, 64 in all). The kinds:
+
+- ``quic-header-malformed``, ``quic-packet-truncated``: a long header that does not parse or a Length past the
+  datagram; ``quic-short-header-first``: a 1-RTT packet before any long header.
+- ``quic-version-unsupported``: no Initial salt for the version; ``quic-gquic``: Google QUIC, named only;
+  ``quic-version-negotiation``: the versions a server offered (the client's next Initial starts a new handshake,
+  so the engine may then receive a second ClientHello); ``quic-version-changed``.
+- ``quic-no-keys``: a server Initial before any client Initial; ``quic-initial-undecryptable``: authentication
+  failed; ``quic-initial-keys-changed``: a client Initial only opened with keys from its own new DCID.
+- ``quic-retry``, ``quic-retry-from-client``, ``quic-retry-hello-changed`` (the ClientHello resent after a Retry
+  differs from the first one; the first is kept).
+- ``quic-frame-malformed``: a truncated frame or one not allowed in Initial packets (walking stops there);
+  ``quic-crypto-limit``: CRYPTO data past `max_crypto_bytes`; ``quic-crypto-inconsistent``: a retransmission
+  that disagrees with bytes already delivered.
+- ``quic-connection-close``: CONNECTION_CLOSE seen (error code and reason in the message).
+- ``quic-internal-error``: a bug caught by the safety net in `feed` (the tests assert it never happens).
 """
 
 from __future__ import annotations
