@@ -50,7 +50,7 @@ def pcap_bytes(
     out = [struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, snaplen, linktype)]
     for frame in frames:
         ts, data = frame[0], frame[1]
-        orig_len = frame[2] if len(frame) > 2 else len(data)  # type: ignore[misc]
+        orig_len = frame[2] if len(frame) > 2 else len(data)
         sec, frac = divmod(_to_units(ts, units), units)
         out.append(struct.pack(order + "IIII", sec, frac, len(data), orig_len))
         if modified:
@@ -135,7 +135,7 @@ def pcapng_bytes(
     kind = "spb" if use_spb else packet_block
     for packet in packets:
         iid, ts, data = packet[0], packet[1], packet[2]
-        orig_len = packet[3] if len(packet) > 3 else len(data)  # type: ignore[misc]
+        orig_len = packet[3] if len(packet) > 3 else len(data)
         if kind == "spb":
             out.append(block(3, struct.pack(order + "I", orig_len) + data, big_endian))
             continue
