@@ -431,6 +431,9 @@ class HttpConversation:
             self._start_switch(ex, event)
         elif ex.switch_requested:
             self._client.resume()
+        if switched or ex.switch_requested:
+            # Client bytes held while waiting for this answer can be read now.
+            self._drain(True, event.frame)
 
     def _start_switch(self, ex: _Exchange, event: ResponseHead) -> None:
         req_upgrade = header_tokens(tuple(ex.request_headers), "upgrade")
