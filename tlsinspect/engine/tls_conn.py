@@ -128,7 +128,9 @@ class TlsConnection:
             self._handshake_bytes(from_client, body, frame)
         elif ctype == CT_CHANGE_CIPHER_SPEC:
             self.ccs[i] += 1
-            if not self._is_tls13():
+            # TLS 1.3 middlebox-compatibility CCS (also the one sent before a second ClientHello after an
+            # HRR) changes nothing; in TLS <= 1.2 the sender's next records are encrypted.
+            if self.server_hello is not None and not self._is_tls13():
                 self._encrypted[i] = True
                 if self.decryptor is not None:
                     self.decryptor.change_cipher_spec(from_client)
@@ -285,7 +287,7 @@ class TlsConnection:
             if level not in (1, 2):
                 self.alerts.append(Alert(frame=frame, sender=who, level=None, description=None, encrypted=True))
                 return
-            self.alerts.append(Alert(frame=frame, sender=who, level=level, description=desc, encrypted=self._inner))
+            self.alerts.append(Alert(frame=frame, sender=who, level=level, description=desc, encrypted=False))
 
     def _sslv2_hello(self, body: bytes, frame: int) -> None:
         try:

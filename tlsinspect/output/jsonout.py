@@ -95,7 +95,7 @@ def server_hello_dict(sh: ServerHello | None) -> dict[str, Any] | None:
         "cipher_suite_name": cipher_suite_name(sh.cipher_suite),
         "compression_method": sh.compression_method,
         "extensions": [e.type for e in sh.extensions],
-        "selected_version": hex16(sh.selected_version),
+        "selected_version": hex16(sh.selected_version if sh.selected_version is not None else sh.legacy_version),
         "alpn": sh.alpn,
         "selected_group": sh.selected_group,
         "ja3s_full": sh.ja3s_full,
@@ -146,10 +146,17 @@ def _msg(m: HandshakeMessage) -> dict[str, Any]:
         "frame": m.frame,
         "from": m.sender,
         "type": m.msg_type if m.msg_type >= 0 else None,
-        "name": handshake_type_name(m.msg_type) if m.msg_type >= 0 else "encrypted",
+        "name": _hs_name(m.msg_type),
         "length": m.length,
         "decrypted": m.decrypted,
     }
+
+
+def _hs_name(t: int) -> str:
+    if t < 0:
+        return "encrypted"
+    name = handshake_type_name(t)
+    return name.removesuffix("_RESERVED") if name else f"unknown ({t})"
 
 
 def tls_dict(t: TlsInfo | None) -> dict[str, Any] | None:
