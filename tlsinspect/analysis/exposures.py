@@ -449,7 +449,7 @@ def detect_card_number(ex: HttpExchange) -> Iterator[Hit]:
             if (
                 13 <= len(digits) <= 19
                 and digits[0] in "23456"
-                and len(set(digits)) > 2
+                and len(set(digits)) > 1
                 and luhn_valid(digits)
             ):
                 yield where, digits, frame
