@@ -136,7 +136,8 @@ class _Interface(NamedTuple):
     offset: int
     """if_tsoffset, seconds."""
     limit: int
-    """Largest captured length allowed: the snaplen (when set), never above MAX_PACKET."""
+    """The snaplen (when set), never above MAX_PACKET: the captured length of a Simple Packet Block. An EPB
+    longer than the snaplen is still read (as tshark does); only MAX_PACKET stops reading."""
     slot: int
     """Index in CaptureFile.link_types."""
 
@@ -333,7 +334,7 @@ class CaptureFile:
         self.link_types = [network & 0x03FFFFFF]
         self._pcap_divisor = divisor
         self._pcap_rec_len = rec_len
-        self._pcap_limit = min(snaplen, MAX_PACKET) if snaplen else MAX_PACKET
+        self._pcap_limit = MAX_PACKET  # like tshark: a record longer than the snaplen is still read
         self._layout = _LAYOUTS[order]
         self._buf = head
         self._pos = 24
@@ -541,7 +542,7 @@ class CaptureFile:
                         link_type, divisor, offset, limit, index = ifaces[iid]
                     except IndexError:
                         break
-                    if caplen > limit or blen < caplen + 32 or blen & 3 or u32(buf, nxt - 4)[0] != blen:
+                    if caplen > MAX_PACKET or blen < caplen + 32 or blen & 3 or u32(buf, nxt - 4)[0] != blen:
                         break
                     number += 1
                     nbytes += caplen
@@ -634,8 +635,8 @@ class CaptureFile:
         if iid >= len(self._ifaces):
             return _corrupt(f"frame {number} is for interface {iid}, which its section does not describe")
         link_type, divisor, offset, limit, index = self._ifaces[iid]
-        if caplen > limit:
-            return _oversized(number, caplen, limit)
+        if caplen > MAX_PACKET:
+            return _oversized(number, caplen, MAX_PACKET)
         if caplen + 32 > blen:
             return _corrupt(
                 f"packet block of {blen} bytes is too short for the {caplen} bytes of frame {number}"
