@@ -47,44 +47,88 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _common_output(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("text", "json", "ndjson"), default="text", help="output format (default text)")
-    p.add_argument("--keylog", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt TLS; default $SSLKEYLOGFILE")
+    p.add_argument(
+        "--format", choices=("text", "json", "ndjson"), default="text", help="output format (default text)"
+    )
+    p.add_argument(
+        "--keylog", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt TLS; default $SSLKEYLOGFILE"
+    )
     p.add_argument("--no-env-keylog", action="store_true", help="ignore $SSLKEYLOGFILE")
     p.add_argument("--show-secrets", action="store_true", help="print exposed secrets unmasked")
-    p.add_argument("--filter", metavar="EXPR", help="keep flows matching all terms: sni:NAME host:IP port:N, or a bare word matched against SNI/host/IP")
-    p.add_argument("--ca-file", metavar="PEM", action="append", default=[], help="extra trusted CA certificates (repeatable)")
-    p.add_argument("--no-default-roots", action="store_true", help="trust only --ca-file, not the Mozilla roots")
-    p.add_argument("--fail-on", choices=SEVERITIES[1:], help="exit with status 3 when a finding at or above this severity exists")
-    p.add_argument("--max-flows", type=int, default=50_000, help="cap on open flows (the oldest is finished early and counted)")
+    p.add_argument(
+        "--filter",
+        metavar="EXPR",
+        help="keep flows matching all terms: sni:NAME host:IP port:N, or a bare word matched against SNI/host/IP",
+    )
+    p.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        action="append",
+        default=[],
+        help="extra trusted CA certificates (repeatable)",
+    )
+    p.add_argument(
+        "--no-default-roots", action="store_true", help="trust only --ca-file, not the Mozilla roots"
+    )
+    p.add_argument(
+        "--fail-on",
+        choices=SEVERITIES[1:],
+        help="exit with status 3 when a finding at or above this severity exists",
+    )
+    p.add_argument(
+        "--max-flows",
+        type=int,
+        default=50_000,
+        help="cap on open flows (the oldest is finished early and counted)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
 
 
 def parse_filter(expr: str) -> Callable[[Flow], bool]:
-    """A small AND-filter over flows: `sni:example.com port:443 host:10.0.0.1 word`. Raises ValueError."""
-    terms: list[Callable[[Flow], bool]] = []
-    for tok in expr.split():
-        key, sep, val = tok.partition(":")
-        if not sep:
-            key, val = "any", tok
-        if not val:
-            raise ValueError(f"empty value in filter term {tok!r}")
-        val_l = val.lower()
-        if key == "sni":
-            terms.append(lambda f, v=val_l: _sni(f) is not None and v in _sni(f))  # type: ignore[misc, operator]
-        elif key == "port":
-            if not val.isdigit():
-                raise ValueError(f"port must be a number in {tok!r}")
-            terms.append(lambda f, v=int(val): v in (f.client_port, f.server_port))  # type: ignore[misc]
-        elif key in ("host", "ip"):
-            terms.append(lambda f, v=val_l: v in (f.client_ip, f.server_ip) or any((h.host or "").lower() == v for h in f.http))  # type: ignore[misc]
-        elif key == "proto":
-            terms.append(lambda f, v=val_l: f.app_protocol == v)  # type: ignore[misc]
-        elif key == "any":
-            terms.append(lambda f, v=val_l: v in " ".join([_sni(f) or "", f.client_ip, f.server_ip] + [(h.host or "") for h in f.http]).lower())  # type: ignore[misc]
-        else:
-            raise ValueError(f"unknown filter key {key!r} (use sni:, host:, port:, proto:)")
+    """A small AND-filter over flows: `sni:example.com port:443 host:10.0.0.1 proto:tls word`. Raises ValueError."""
+    terms = [_filter_term(tok) for tok in expr.split()]
     return lambda f: all(t(f) for t in terms)
+
+
+def _filter_term(tok: str) -> Callable[[Flow], bool]:
+    key, sep, val = tok.partition(":")
+    if not sep:
+        key, val = "any", tok
+    if not val:
+        raise ValueError(f"empty value in filter term {tok!r}")
+    v = val.lower()
+
+    def sni(f: Flow) -> bool:
+        return v in (_sni(f) or "\0")
+
+    def host(f: Flow) -> bool:
+        return v in (f.client_ip, f.server_ip) or any((h.host or "").lower() == v for h in f.http)
+
+    def proto(f: Flow) -> bool:
+        return f.app_protocol == v
+
+    def any_(f: Flow) -> bool:
+        return (
+            v
+            in " ".join([_sni(f) or "", f.client_ip, f.server_ip, *[(h.host or "") for h in f.http]]).lower()
+        )
+
+    if key == "port":
+        if not val.isdigit():
+            raise ValueError(f"port must be a number in {tok!r}")
+        port = int(val)
+        return lambda f: port in (f.client_port, f.server_port)
+    table: dict[str, Callable[[Flow], bool]] = {
+        "sni": sni,
+        "host": host,
+        "ip": host,
+        "proto": proto,
+        "any": any_,
+    }
+    if key not in table:
+        raise ValueError(f"unknown filter key {key!r} (use sni:, host:, port:, proto:)")
+    return table[key]
 
 
 def _sni(f: Flow) -> str | None:
@@ -128,7 +172,9 @@ def cmd_read(args: argparse.Namespace) -> int:
             return EXIT_INPUT
     writer = _writer(args.format, out, args.show_secrets)
     progress = None if args.no_progress or not sys.stderr.isatty() else _Progress()
-    opts = ReadOptions(keylog=keylog, analyse=analyzer, max_flows=args.max_flows, flow_filter=flt, progress=progress)
+    opts = ReadOptions(
+        keylog=keylog, analyse=analyzer, max_flows=args.max_flows, flow_filter=flt, progress=progress
+    )
     result = ReadResult()
     worst = -1
     try:

@@ -161,6 +161,15 @@ _CARD_RE = re.compile(rb"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 # ----------------------------------------------------------------------------------------------- helpers
 
 
+PUBLIC_KINDS: frozenset[str] = frozenset({"sni", "alpn", "certificate-name", "http-request"})
+"""Kinds whose value is a name the protocol publishes (not a secret): shown whole, never masked."""
+
+
+def shown_value(kind: str, value: str, show_secrets: bool) -> str:
+    """The value as the writers print it: secrets masked unless `show_secrets`, public names whole."""
+    return value if show_secrets or kind in PUBLIC_KINDS else mask(value)
+
+
 def mask(value: str) -> str:
     """Hide a secret: ``"flagtheuntil"`` -> ``"fl****il"``; short values show at most one character at each end.
 

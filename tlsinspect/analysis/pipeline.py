@@ -26,7 +26,9 @@ class Analyzer:
         self.now = time.time() if now is None else now
 
     @classmethod
-    def create(cls, *, ca_files: Sequence[str | os.PathLike[str]] = (), use_default_roots: bool = True) -> Analyzer:
+    def create(
+        cls, *, ca_files: Sequence[str | os.PathLike[str]] = (), use_default_roots: bool = True
+    ) -> Analyzer:
         """Load the trust store (Mozilla roots via certifi plus extra CA files). Raises ValueError on a bad file."""
         try:
             trust = TrustStore.load(tuple(ca_files), use_certifi=use_default_roots)
@@ -43,7 +45,9 @@ class Analyzer:
                 if not name:
                     name = next((h.host.split(":")[0] for h in flow.http if h.host), None)
                 at = _handshake_time(flow)
-                validation = validate_chain(tls.certificates, server_name=name, at=at, trust=self.trust, now=self.now)
+                validation = validate_chain(
+                    tls.certificates, server_name=name, at=at, trust=self.trust, now=self.now
+                )
                 tls = replace(tls, validation=validation)
             flow = replace(flow, tls=tls, exposures=dedupe(tls_exposures(tls) + flow.exposures))
         return replace(flow, findings=evaluate(flow))

@@ -337,7 +337,9 @@ class PacketDecoder:
         end = min(end, len(data))
         l4 = off + ihl
         if frag & 0x3FFF:  # more-fragments flag or a non-zero offset
-            whole = self.defrag.add((4, src, dst, ident, proto), (frag & 0x1FFF) * 8, bool(frag & 0x2000), data[l4:end])
+            whole = self.defrag.add(
+                (4, src, dst, ident, proto), (frag & 0x1FFF) * 8, bool(frag & 0x2000), data[l4:end]
+            )
             if whole is None:
                 self._drop("fragment_held")
                 return None
@@ -377,7 +379,9 @@ class PacketDecoder:
         if pos > end:
             raise DecodeError("IPv6 extension headers overrun the packet")
         if frag_info is not None and (frag_info[0] or frag_info[1]):
-            whole = self.defrag.add((6, src, dst, frag_info[2], nxt), frag_info[0], frag_info[1], data[pos:end])
+            whole = self.defrag.add(
+                (6, src, dst, frag_info[2], nxt), frag_info[0], frag_info[1], data[pos:end]
+            )
             if whole is None:
                 self._drop("fragment_held")
                 return None

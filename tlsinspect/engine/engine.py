@@ -101,7 +101,9 @@ class Engine:
         self.counts[reason] += 1
         if reason == "unsupported_link" and link_type not in self.link_types_seen:
             self.link_types_seen.add(link_type)
-            self._capture_anomaly("link", "unsupported-link-type", f"link type {link_type} is not decoded", number)
+            self._capture_anomaly(
+                "link", "unsupported-link-type", f"link type {link_type} is not decoded", number
+            )
 
     def _tcp(self, seg: Segment, number: int, ts: float) -> None:
         src, dst, sport, dport, seq, ack, flags, payload = seg
@@ -205,7 +207,12 @@ class Engine:
     def _evict_one(self) -> None:
         key, fs = min(self.flows.items(), key=lambda kv: kv[1].last_ts)
         self.flows_evicted += 1
-        fs.anomaly("engine", "flow-evicted", f"flow finished early: the cap of {self.max_flows} open flows was reached", fs.last_frame)
+        fs.anomaly(
+            "engine",
+            "flow-evicted",
+            f"flow finished early: the cap of {self.max_flows} open flows was reached",
+            fs.last_frame,
+        )
         self._finish(key, fs, "evicted")
 
     def sweep(self) -> None:
@@ -215,7 +222,12 @@ class Engine:
             if fs.state == "closed" and now - fs.last_ts > CLOSED_LINGER:
                 self._finish(key, fs, "closed")
             elif now - fs.last_ts > self.idle_timeout:
-                fs.anomaly("engine", "flow-idle", f"no frame for {self.idle_timeout:.0f} s; flow finished", fs.last_frame)
+                fs.anomaly(
+                    "engine",
+                    "flow-idle",
+                    f"no frame for {self.idle_timeout:.0f} s; flow finished",
+                    fs.last_frame,
+                )
                 self._finish(key, fs, "idle")
 
     def _finish(self, key: tuple[Any, ...], fs: FlowState, state: str) -> None:

@@ -14,7 +14,11 @@ from typing import Any
 from tlsinspect.engine.reassembly import TcpDirection
 from tlsinspect.engine.tls_conn import TlsConnection
 from tlsinspect.model import Anomaly, Flow
-from tlsinspect.parse.http_conversation import HttpConversation, looks_like_http_request, looks_like_http_response
+from tlsinspect.parse.http_conversation import (
+    HttpConversation,
+    looks_like_http_request,
+    looks_like_http_response,
+)
 from tlsinspect.parse.tls_stream import find_client_hello, looks_like_tls
 
 SNIFF_LIMIT = 64 * 1024
@@ -61,7 +65,9 @@ class FlowState:
         "extra",
     )
 
-    def __init__(self, fid: int, transport: str, a: tuple[bytes, int], b: tuple[bytes, int], frame: int, ts: float) -> None:
+    def __init__(
+        self, fid: int, transport: str, a: tuple[bytes, int], b: tuple[bytes, int], frame: int, ts: float
+    ) -> None:
         self.id = fid
         self.transport = transport
         self.a = a
@@ -92,7 +98,11 @@ class FlowState:
         if len(self.anomalies) < MAX_FLOW_ANOMALIES:
             self.anomalies.append(Anomaly(layer=layer, kind=kind, message=message, frame=frame))
         elif len(self.anomalies) == MAX_FLOW_ANOMALIES:
-            self.anomalies.append(Anomaly(layer="engine", kind="anomalies-capped", message="further anomalies not kept", frame=frame))
+            self.anomalies.append(
+                Anomaly(
+                    layer="engine", kind="anomalies-capped", message="further anomalies not kept", frame=frame
+                )
+            )
 
     def set_client(self, client_is_a: bool) -> None:
         """Fix which endpoint is the client (from a SYN, or from content)."""
@@ -219,7 +229,12 @@ class FlowState:
             anomalies.extend(self.quic.anomalies)
         if self.dir_a.overflow or self.dir_b.overflow:
             anomalies.append(
-                Anomaly(layer="tcp", kind="tcp-buffer-cap", message="out-of-order buffer cap reached; hole declared a gap", frame=None)
+                Anomaly(
+                    layer="tcp",
+                    kind="tcp-buffer-cap",
+                    message="out-of-order buffer cap reached; hole declared a gap",
+                    frame=None,
+                )
             )
         return Flow(
             id=self.id,

@@ -52,7 +52,9 @@ class TcpDirection:
         "overflow",
     )
 
-    def __init__(self, from_client: bool, consumer: StreamConsumer, *, max_buffered: int = DEFAULT_MAX_BUFFERED) -> None:
+    def __init__(
+        self, from_client: bool, consumer: StreamConsumer, *, max_buffered: int = DEFAULT_MAX_BUFFERED
+    ) -> None:
         self.from_client = from_client
         self.consumer = consumer
         self.next_seq: int | None = None

@@ -15,7 +15,16 @@ from typing import Any
 
 from tlsinspect.analysis.fingerprints import ja3, ja3s, ja4
 from tlsinspect.errors import DecodeError
-from tlsinspect.model import Alert, Anomaly, Certificate, ClientHello, HandshakeMessage, KeyExchange, ServerHello, TlsInfo
+from tlsinspect.model import (
+    Alert,
+    Anomaly,
+    Certificate,
+    ClientHello,
+    HandshakeMessage,
+    KeyExchange,
+    ServerHello,
+    TlsInfo,
+)
 from tlsinspect.parse import tls_handshake as hs
 from tlsinspect.parse.tls_extensions import EXT_ENCRYPT_THEN_MAC, EXT_PRE_SHARED_KEY, EXT_SESSION_TICKET
 from tlsinspect.parse.tls_stream import (
@@ -109,20 +118,26 @@ class TlsConnection:
                 if len(self._early) < MAX_EARLY_RECORDS and self.server_hello is None:
                     self._early.append((from_client, ctype, version, body, frame))
                     return
-        if self.decryptor is not None and ctype != CT_CHANGE_CIPHER_SPEC and (
-            self._encrypted[i] or ctype == CT_APPLICATION_DATA
+        if (
+            self.decryptor is not None
+            and ctype != CT_CHANGE_CIPHER_SPEC
+            and (self._encrypted[i] or ctype == CT_APPLICATION_DATA)
         ):
             self._decrypt(from_client, ctype, version, body, frame)
             return
         self._plain_record(from_client, ctype, body, frame, encrypted=self._encrypted[i])
 
-    def _plain_record(self, from_client: bool, ctype: int, body: bytes, frame: int, *, encrypted: bool) -> None:
+    def _plain_record(
+        self, from_client: bool, ctype: int, body: bytes, frame: int, *, encrypted: bool
+    ) -> None:
         i = int(from_client)
         if ctype == CT_HANDSHAKE:
             if encrypted:
                 self.enc_hs[i] += 1
                 self.messages.append(
-                    HandshakeMessage(frame=frame, sender=_who(from_client), msg_type=-1, length=len(body), encrypted=True)
+                    HandshakeMessage(
+                        frame=frame, sender=_who(from_client), msg_type=-1, length=len(body), encrypted=True
+                    )
                 )
                 return
             self._handshake_bytes(from_client, body, frame)
@@ -157,7 +172,9 @@ class TlsConnection:
             mtype = buf[pos]
             mlen = int.from_bytes(buf[pos + 1 : pos + 4], "big")
             if mlen > MAX_HANDSHAKE_MESSAGE:
-                self.on_anomaly("tls-handshake-too-long", f"handshake message type {mtype} claims {mlen} bytes", frame)
+                self.on_anomaly(
+                    "tls-handshake-too-long", f"handshake message type {mtype} claims {mlen} bytes", frame
+                )
                 buf = b""
                 pos = 0
                 break
@@ -195,7 +212,9 @@ class TlsConnection:
         elif self.client_hello2 is None and self.server_hello is None:
             self.client_hello2 = ch  # a duplicate hello before any server answer
         else:
-            self.on_anomaly("tls-renegotiation", "another ClientHello (renegotiation) seen in cleartext", frame)
+            self.on_anomaly(
+                "tls-renegotiation", "another ClientHello (renegotiation) seen in cleartext", frame
+            )
 
     def _server_hello(self, from_client: bool, body: bytes, frame: int) -> None:
         rv = self._record_version_hint(from_client)
@@ -248,7 +267,11 @@ class TlsConnection:
 
                     raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=ulen)
             except ImportError:
-                self.on_anomaly("tls-compressed-certificate", f"certificate compressed with algorithm {alg}: no decoder installed", frame)
+                self.on_anomaly(
+                    "tls-compressed-certificate",
+                    f"certificate compressed with algorithm {alg}: no decoder installed",
+                    frame,
+                )
                 return
             except Exception as e:  # third-party decoders raise their own error types
                 raise DecodeError(f"decompression failed: {e}") from e
@@ -285,7 +308,9 @@ class TlsConnection:
         for k in range(0, len(body), 2):
             level, desc = body[k], body[k + 1]
             if level not in (1, 2):
-                self.alerts.append(Alert(frame=frame, sender=who, level=None, description=None, encrypted=True))
+                self.alerts.append(
+                    Alert(frame=frame, sender=who, level=None, description=None, encrypted=True)
+                )
                 return
             self.alerts.append(Alert(frame=frame, sender=who, level=level, description=desc, encrypted=False))
 
@@ -398,7 +423,11 @@ class TlsConnection:
         ticket = next((e for e in ch.extensions if e.type == EXT_SESSION_TICKET), None)
         if ticket is not None and ticket.data and self.ccs[0]:
             return "ticket"
-        if sh.session_id and self.ccs[0] and not any(m.msg_type == hs.HT_SERVER_HELLO_DONE for m in self.messages):
+        if (
+            sh.session_id
+            and self.ccs[0]
+            and not any(m.msg_type == hs.HT_SERVER_HELLO_DONE for m in self.messages)
+        ):
             return "ticket" if ticket is not None else "session-id"
         return None
 

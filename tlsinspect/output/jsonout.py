@@ -12,11 +12,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from tlsinspect.analysis.exposures import mask
+from tlsinspect.analysis.exposures import shown_value
 from tlsinspect.model import (
     Alert,
-    Certificate,
     CaptureInfo,
+    Certificate,
     ClientHello,
     Extension,
     Flow,
@@ -95,7 +95,9 @@ def server_hello_dict(sh: ServerHello | None) -> dict[str, Any] | None:
         "cipher_suite_name": cipher_suite_name(sh.cipher_suite),
         "compression_method": sh.compression_method,
         "extensions": [e.type for e in sh.extensions],
-        "selected_version": hex16(sh.selected_version if sh.selected_version is not None else sh.legacy_version),
+        "selected_version": hex16(
+            sh.selected_version if sh.selected_version is not None else sh.legacy_version
+        ),
         "alpn": sh.alpn,
         "selected_group": sh.selected_group,
         "ja3s_full": sh.ja3s_full,
@@ -190,7 +192,13 @@ def tls_dict(t: TlsInfo | None) -> dict[str, Any] | None:
         "decryption": t.decryption,
         "key_exchange": None
         if kx is None
-        else {"frame": kx.frame, "kind": kx.kind, "group": kx.group, "dh_bits": kx.dh_bits, "signature_algorithm": hex16(kx.signature_algorithm)},
+        else {
+            "frame": kx.frame,
+            "kind": kx.kind,
+            "group": kx.group,
+            "dh_bits": kx.dh_bits,
+            "signature_algorithm": hex16(kx.signature_algorithm),
+        },
         "ocsp_stapled": t.ocsp_stapled,
         "session_tickets": t.session_tickets,
         "certificate_requested": t.certificate_requested,
@@ -247,16 +255,24 @@ def flow_dict(f: Flow, *, show_secrets: bool = False) -> dict[str, Any]:
                 "kind": e.kind,
                 "frame": e.frame,
                 "where": e.where,
-                "value": e.value if show_secrets else mask(e.value),
+                "value": shown_value(e.kind, e.value, show_secrets),
                 "inside_tls": e.inside_tls,
             }
             for e in f.exposures
         ],
         "findings": [
-            {"rule": x.rule, "severity": x.severity, "title": x.title, "detail": x.detail, "evidence": x.evidence}
+            {
+                "rule": x.rule,
+                "severity": x.severity,
+                "title": x.title,
+                "detail": x.detail,
+                "evidence": x.evidence,
+            }
             for x in f.findings
         ],
-        "anomalies": [{"layer": a.layer, "kind": a.kind, "message": a.message, "frame": a.frame} for a in f.anomalies],
+        "anomalies": [
+            {"layer": a.layer, "kind": a.kind, "message": a.message, "frame": a.frame} for a in f.anomalies
+        ],
     }
 
 
@@ -289,7 +305,8 @@ def summary_dict(s: Summary) -> dict[str, Any]:
         "flows_evicted": s.flows_evicted,
         "capture_errors": list(s.capture_errors),
         "capture_anomalies": [
-            {"layer": a.layer, "kind": a.kind, "message": a.message, "frame": a.frame} for a in s.capture_anomalies
+            {"layer": a.layer, "kind": a.kind, "message": a.message, "frame": a.frame}
+            for a in s.capture_anomalies
         ],
     }
 

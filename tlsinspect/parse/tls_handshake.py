@@ -241,7 +241,9 @@ def parse_server_key_exchange(body: bytes, *, frame: int, kx: str, tls12: bool) 
         bits = len(p.lstrip(b"\x00")) * 8
         if p.lstrip(b"\x00"):
             bits = (len(p.lstrip(b"\x00")) - 1) * 8 + p.lstrip(b"\x00")[0].bit_length()
-        return KeyExchange(frame=frame, kind="rsa-export" if kx == "RSA" else "dhe", dh_bits=bits, signature_algorithm=sig)
+        return KeyExchange(
+            frame=frame, kind="rsa-export" if kx == "RSA" else "dhe", dh_bits=bits, signature_algorithm=sig
+        )
     return KeyExchange(frame=frame, kind="unknown")
 
 

@@ -188,7 +188,9 @@ class RecordStream:
         self._pending = b""
         if not self.lost:
             self.lost = True
-            self.sink.on_anomaly("tls-gap", f"{length} bytes missing from the capture; record sync lost", frame)
+            self.sink.on_anomaly(
+                "tls-gap", f"{length} bytes missing from the capture; record sync lost", frame
+            )
 
     @property
     def buffered(self) -> int:
@@ -197,7 +199,12 @@ class RecordStream:
 
 def _resync(data: bytes) -> int:
     for pos in range(0, max(0, len(data) - 4)):
-        if plausible_header(data, pos) and data[pos] in (CT_HANDSHAKE, CT_APPLICATION_DATA, CT_ALERT, CT_CHANGE_CIPHER_SPEC):
+        if plausible_header(data, pos) and data[pos] in (
+            CT_HANDSHAKE,
+            CT_APPLICATION_DATA,
+            CT_ALERT,
+            CT_CHANGE_CIPHER_SPEC,
+        ):
             nxt = pos + 5 + ((data[pos + 3] << 8) | data[pos + 4])
             if nxt + 5 > len(data) or plausible_header(data, nxt):
                 return pos
