@@ -215,8 +215,15 @@ class Engine:
         )
         self._finish(key, fs, "evicted")
 
-    def sweep(self) -> None:
-        """Finish closed flows (after a linger for late packets) and idle ones."""
+    def sweep(self, now: float | None = None) -> None:
+        """Finish closed flows (after a linger for late packets) and idle ones.
+
+        Args:
+            now: the current time; a live capture passes the clock so flows age while no frame arrives. By
+                default the time of the last frame.
+        """
+        if now is not None and now > self._now:
+            self._now = now
         now = self._now
         for key, fs in list(self.flows.items()):
             if fs.state == "closed" and now - fs.last_ts > CLOSED_LINGER:
@@ -241,19 +248,27 @@ class Engine:
 
     # -- output ---------------------------------------------------------------------------------------------
 
-    def drain(self) -> Iterator[Flow]:
-        """Finished flows whose turn has come (in order of first frame)."""
+    def drain(self, *, ordered: bool = True) -> Iterator[Flow]:
+        """Finished flows whose turn has come (in order of first frame).
+
+        With ``ordered=False`` every finished flow is returned at once (a live capture writes a flow when it
+        ends, without waiting for older flows still open); use the same mode for the whole capture.
+        """
         done = self._done
+        if not ordered:
+            for fid in sorted(done):
+                yield done.pop(fid)
+            return
         while self._next_emit in done:
             yield done.pop(self._next_emit)
             self._next_emit += 1
         # Skip ids of flows that were never kept (none today; kept for clarity of the invariant).
 
-    def finish(self) -> Iterator[Flow]:
+    def finish(self, *, ordered: bool = True) -> Iterator[Flow]:
         """End of capture: finish every open flow and return all flows not yet drained, in order."""
         for key, fs in list(self.flows.items()):
             self._finish(key, fs, "closed" if fs.state == "closed" else "ended")
-        yield from self.drain()
+        yield from self.drain(ordered=ordered)
 
     def open_flows(self) -> list[Flow]:
         """Snapshots of the flows in progress (for live views)."""
