@@ -1118,3 +1118,59 @@ def test_suite_tables_are_consistent() -> None:
         assert suite.cipher in CIPHERS
         assert (suite.mac is None) == (CIPHERS[suite.cipher].mode == "aead")
         assert suite.prf in ("sha256", "sha384")
+
+
+def _openssl_client(port: int, keylog_path: Path, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_3", "-keylogfile", str(keylog_path),
+         "-servername", "localhost", *extra],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no openssl CLI")
+def test_tls13_early_data(cert_files: tuple[str, str], tmp_path: Path) -> None:
+    """0-RTT: a resumed connection whose first client records use the early traffic secret."""
+    port = _free_port()
+    keylog_path = tmp_path / "openssl.keylog"
+    session_path = tmp_path / "session.pem"
+    early_path = tmp_path / "early.txt"
+    early_path.write_bytes(b"EARLY DATA: GET /zero-rtt\n")
+    server = subprocess.Popen(
+        [OPENSSL, "s_server", "-accept", f"127.0.0.1:{port}", "-naccept", "2", "-early_data", "-tls1_3",
+         "-cert", cert_files[0], "-key", cert_files[1]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0,
+    )  # fmt: skip
+    clients: list[subprocess.Popen[bytes]] = []
+    try:
+        lines: list[bytes] = []
+        if not _read_until(server, b"ACCEPT", lines):
+            pytest.skip("openssl s_server did not start")
+        for args in (
+            ("-sess_out", str(session_path)),
+            ("-sess_in", str(session_path), "-early_data", str(early_path)),
+        ):
+            relay = Relay(port)
+            client = _openssl_client(relay.port, keylog_path, *args)
+            clients.append(client)
+            assert client.stdin is not None
+            if not _read_until(client, b"Verify return code", lines):
+                pytest.skip(f"openssl s_client failed: {b''.join(lines)[-300:]!r}")
+            time.sleep(0.5)  # let the NewSessionTicket (first run) or the early data (second run) through
+            client.stdin.close()
+            client.wait(TIMEOUT)
+            client_bytes, server_bytes = relay.wire()
+    finally:
+        for proc in [*clients, server]:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(TIMEOUT)
+    keylog = KeyLog.from_file(keylog_path)
+    session = decrypt_connection(keylog, client_bytes, server_bytes)
+    if "CLIENT_EARLY_TRAFFIC_SECRET" not in keylog.secrets(session.hellos.client_random):
+        pytest.skip("openssl did not send early data")
+    assert session.failures == []
+    assert session.data(True).startswith(b"EARLY DATA: GET /zero-rtt\n")
+    client_types = session.handshake_types(True)
+    assert client_types[0] == 1  # cleartext ClientHello
+    assert client_types[-2:] == [5, 20]  # EndOfEarlyData (early key), Finished (handshake key)
