@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tlsinspect.analysis.observer import cross_flow_findings
 from tlsinspect.capture.files import TLS_KEY_LOG_SECRETS, CaptureFile
 from tlsinspect.engine.engine import Engine
 from tlsinspect.model import SEVERITIES, CaptureInfo, Flow, Summary
@@ -19,6 +21,12 @@ from tlsinspect.parse.keylog import KeyLog
 
 Progress = Callable[[int, int], None]
 """Called now and then with (bytes read so far, file size)."""
+
+CROSS_WINDOW = 1024
+"""Finished flows held back so findings that span connections (the same host over http and https, a cleartext
+hop behind a TLS proxy) can see their neighbours; the older half is released when the window is full."""
+CROSS_HISTORY = 1024
+"""Flows already written that still serve as context for the ones held back."""
 
 
 @dataclass
@@ -28,6 +36,8 @@ class ReadOptions:
     max_flows: int = 50_000
     flow_filter: Callable[[Flow], bool] | None = None
     progress: Progress | None = None
+    show_secrets: bool = False
+    """Whether finding evidence may quote secrets unmasked."""
 
 
 @dataclass
@@ -67,6 +77,7 @@ def read_capture(path: str | os.PathLike[str], opts: ReadOptions, result: ReadRe
             sev[x.severity] = sev.get(x.severity, 0) + 1
         return flt is None or flt(f)
 
+    cross = _CrossFlow(opts.show_secrets)
     with cap:
         for frame in cap:
             process(frame.number, frame.ts, frame.link_type, frame.data)
@@ -76,12 +87,12 @@ def read_capture(path: str | os.PathLike[str], opts: ReadOptions, result: ReadRe
                     secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
                 if opts.progress is not None:
                     opts.progress(cap.bytes_read, size)
-                for f in engine.drain():
+                for f in cross.push(engine.drain()):
                     if account(f):
                         yield f
             elif cap.secrets and len(cap.secrets) != secrets_seen:
                 secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
-        for f in engine.finish():
+        for f in cross.push(engine.finish(), final=True):
             if account(f):
                 yield f
         result.info = CaptureInfo(source=os.fspath(path), link_types=tuple(cap.link_types), format=cap.format)
@@ -104,6 +115,39 @@ def read_capture(path: str | os.PathLike[str], opts: ReadOptions, result: ReadRe
         )
         result.extra["counts"] = dict(c)
         result.extra["fragments_pending"] = engine.decoder.defrag.pending
+
+
+class _CrossFlow:
+    """Holds finished flows in a bounded window and adds the cross-connection findings before release."""
+
+    def __init__(self, show_secrets: bool) -> None:
+        self.window: list[Flow] = []
+        self.history: deque[Flow] = deque(maxlen=CROSS_HISTORY)
+        self.show_secrets = show_secrets
+
+    def push(self, flows: Iterable[Flow], *, final: bool = False) -> Iterator[Flow]:
+        self.window.extend(flows)
+        if final:
+            yield from self._release(len(self.window))
+        elif len(self.window) >= CROSS_WINDOW:
+            yield from self._release(CROSS_WINDOW // 2)
+
+    def _release(self, n: int) -> Iterator[Flow]:
+        if not self.window:
+            return
+        extra = cross_flow_findings([*self.history, *self.window], show_secrets=self.show_secrets)
+        out, self.window = self.window[:n], self.window[n:]
+        for f in out:
+            more = extra.get(f.id)
+            if more:
+                f = replace(f, findings=_by_severity(f.findings + more))
+            self.history.append(f)
+            yield f
+
+
+def _by_severity(findings: tuple[Any, ...]) -> tuple[Any, ...]:
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return tuple(sorted(findings, key=lambda x: (-order.get(x.severity, 0), x.rule)))
 
 
 def _absorb_secrets(cap: CaptureFile, engine: Engine, seen: int) -> int:

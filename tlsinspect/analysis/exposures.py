@@ -166,7 +166,7 @@ PUBLIC_KINDS: frozenset[str] = frozenset({"sni", "alpn", "certificate-name", "ht
 
 
 def shown_value(kind: str, value: str, show_secrets: bool) -> str:
-    """The value as the writers print it: secrets masked unless `show_secrets`, public names whole."""
+    """The value as the writers print it: anything but a public name is masked unless `show_secrets`."""
     return value if show_secrets or kind in PUBLIC_KINDS else mask(value)
 
 
