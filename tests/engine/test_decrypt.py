@@ -564,6 +564,7 @@ def test_tls12_dhe(
     _expect_http(session)
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 @pytest.mark.parametrize(
     ("version", "wire_version"), [(ssl.TLSVersion.TLSv1, 0x0301), (ssl.TLSVersion.TLSv1_1, 0x0302)]
 )
