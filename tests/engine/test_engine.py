@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 import ssl
+from dataclasses import replace
 from pathlib import Path
 
 import pytest

@@ -36,6 +36,8 @@ IPV6_FRAGMENT = 44
 IPPROTO_AH = 51
 
 VXLAN_PORT = 4789
+VXLAN_GPE_PORT = 4790
+GTPU_PORT = 2152
 GENEVE_PORT = 6081
 
 MAX_ENCAPSULATION = 6
@@ -404,6 +406,17 @@ class PacketDecoder:
             uend = min(end, off + ulen) if ulen >= 8 else end
             if dport == VXLAN_PORT and uend >= off + 16 and data[off + 8] & 0x08:
                 return _tunnel_eth(data[off + 16 : uend])
+            if dport == VXLAN_GPE_PORT and uend >= off + 16:
+                inner = data[off + 16 : uend]
+                nxt = data[off + 11]
+                if nxt == 3:
+                    return _tunnel_eth(inner)
+                if nxt in (1, 2):
+                    return _Tunnel(ETH_IPV4 if nxt == 1 else ETH_IPV6, inner, 0)
+            if dport == GTPU_PORT and sport == GTPU_PORT:
+                tunnel = _gtpu(data, off + 8, uend)
+                if tunnel is not None:
+                    return tunnel
             if dport == GENEVE_PORT and uend >= off + 16:
                 optlen = (data[off + 8] & 0x3F) * 4
                 (ptype,) = _H.unpack_from(data, off + 10)
@@ -431,6 +444,35 @@ class _Tunnel(NamedTuple):
 def _tunnel_eth(inner: bytes) -> _Tunnel:
     etype, off = _link_ethernet(inner, 0)
     return _Tunnel(etype, inner, off)
+
+
+def _gtpu(data: bytes, off: int, end: int) -> _Tunnel | None:
+    """GTP-U (3GPP TS 29.281) carrying a user IP packet (message type 0xff, T-PDU); None for anything else."""
+    if end < off + 8 or data[off] >> 5 != 1 or data[off + 1] != 0xFF:
+        return None
+    flags = data[off]
+    pos = off + 8
+    if flags & 0x07:  # E, S or PN: sequence number, N-PDU number, next extension header type
+        if end < pos + 4:
+            raise DecodeError("GTP-U optional fields truncated")
+        nxt = data[pos + 3]
+        pos += 4
+        for _ in range(16):
+            if not (flags & 0x04) or nxt == 0:
+                break
+            if end < pos + 1 or data[pos] == 0:
+                raise DecodeError("GTP-U extension header invalid")
+            ext_len = data[pos] * 4
+            if end < pos + ext_len:
+                raise DecodeError("GTP-U extension header truncated")
+            nxt = data[pos + ext_len - 1]
+            pos += ext_len
+    if end <= pos:
+        return None
+    version = data[pos] >> 4
+    if version not in (4, 6):
+        return None
+    return _Tunnel(ETH_IPV4 if version == 4 else ETH_IPV6, data[pos:end], 0)
 
 
 def _gre(data: bytes, off: int, end: int) -> _Tunnel:

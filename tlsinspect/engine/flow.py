@@ -21,6 +21,7 @@ from tlsinspect.parse.http_conversation import (
 )
 from tlsinspect.parse.tls_stream import find_client_hello, looks_like_tls
 
+REPLAY_LIMIT = 16 * 1024
 SNIFF_LIMIT = 64 * 1024
 """Bytes per direction examined for a protocol (and for a later ClientHello after STARTTLS/CONNECT/SOCKS)."""
 MAX_FLOW_ANOMALIES = 64
@@ -63,6 +64,7 @@ class FlowState:
         "quic",
         "isn_client",
         "extra",
+        "replay",
     )
 
     def __init__(
@@ -93,6 +95,9 @@ class FlowState:
         self.quic: Any = None
         self.isn_client: int | None = None
         self.extra: dict[str, Any] = {}
+        self.replay: list[tuple[bool, bytes, int]] = []
+        """While the protocol is unknown: the first bytes of each side (bounded by REPLAY_LIMIT), so a
+        protocol recognised from the other side's answer still sees the whole conversation."""
 
     def anomaly(self, layer: str, kind: str, message: str, frame: int | None) -> None:
         if len(self.anomalies) < MAX_FLOW_ANOMALIES:
@@ -163,6 +168,8 @@ class FlowState:
                     self.client_is_a = not from_a
                 self._start_http(from_a, data, frame)
                 return
+        if sum(len(d) for _, d, _ in self.replay) + len(data) <= REPLAY_LIMIT:
+            self.replay.append((from_a, data, frame))
         if self.sniffed[i] <= SNIFF_LIMIT:
             self._look_for_hello(from_a, data, frame)
 
@@ -177,6 +184,7 @@ class FlowState:
 
     def _start_tls(self, from_a: bool, data: bytes, frame: int, *, hunting_server: bool = False) -> None:
         self.proto = "tls"
+        self.replay = []
         self.tls = TlsConnection(keylog=self.keylog, app_sink=self._decrypted_app_data)
         if hunting_server:
             self.tls.server.lost = True
@@ -187,6 +195,10 @@ class FlowState:
     def _start_http(self, from_a: bool, data: bytes, frame: int) -> None:
         self.proto = "http"
         self.http = HttpConversation(inside_tls=False)
+        replay, self.replay = self.replay, []
+        for r_from_a, r_data, r_frame in replay:
+            if r_from_a != from_a:  # the other side's earlier bytes (a request not recognised on its own)
+                self.http.feed(r_from_a == self.client_is_a, r_data, r_frame)
         self.http.feed(from_a == self.client_is_a, data, frame)
 
     def _decrypted_app_data(self, from_client: bool, data: bytes, frame: int) -> None:

@@ -71,6 +71,12 @@ KNOWN_METHODS: frozenset[bytes] = frozenset(
         b"UNBIND",
         b"MKCALENDAR",
         b"PRI",
+        # Microsoft extension methods (Outlook RPC over HTTP, SCCM, SSTP VPN), as seen on the wire.
+        b"RPC_IN_DATA",
+        b"RPC_OUT_DATA",
+        b"RPC_CONNECT",
+        b"CCM_POST",
+        b"SSTP_DUPLEX_POST",
     }
 )
 
@@ -117,11 +123,28 @@ def parse_request_line(line: bytes, *, strict: bool = False) -> RequestLine | No
     if len(line) > MAX_LINE_BYTES:
         return None
     parts = line.split()
+    if len(parts) == 1 and not strict and parts[0] in KNOWN_METHODS:
+        return RequestLine(parts[0].decode("ascii"), "", "HTTP/0.9")  # "OPTIONS" alone: tshark's URI is ""
     if len(parts) == 2 and not strict:
         method, target = parts
         if method == b"GET" and target.startswith(b"/"):
             return RequestLine("GET", decode_field(target), "HTTP/0.9")
+        if method in KNOWN_METHODS and _VERSION_RE.match(target):
+            # "OPTIONS HTTP/1.1": no request target at all; tshark reports the version token as the URI.
+            return RequestLine(method.decode("ascii"), decode_field(target), target.decode("ascii"))
         return None
+    if (
+        len(parts) == 3
+        and not strict
+        and parts[0] in KNOWN_METHODS
+        and parts[2].startswith(b"HTTP/")
+        and not _VERSION_RE.match(parts[2])
+    ):
+        # "CCM_POST / HTTP/1." - a broken version token after a known method: keep method and URI, as tshark does.
+        return RequestLine(parts[0].decode("ascii"), decode_field(parts[1]), "HTTP/1.1")
+    if len(parts) > 3 and not strict and _VERSION_RE.match(parts[-1]):
+        # "GET /Hello Arkime HTTP/1.0": an unencoded space in the target; like tshark, the URI ends at it.
+        parts = [parts[0], parts[1], parts[-1]]
     if len(parts) != 3:
         return None
     method, target, version = parts

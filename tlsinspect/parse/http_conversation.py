@@ -63,10 +63,17 @@ def looks_like_http_request(data: bytes) -> bool:
     A known method token and a space; when a whole line is present it must also end in "HTTP/1.x" (or be an
     HTTP/0.9 ``GET /path``).
     """
-    sp = data.find(b" ", 0, 20)
-    if sp <= 0 or data[:sp] not in KNOWN_METHODS:
-        return False
+    sp = data.find(b" ", 0, 33)
+    if sp <= 0:
+        nl = data.find(b"\n", 0, 33)
+        return nl > 0 and data[:nl].rstrip(b"\r") in KNOWN_METHODS  # "OPTIONS\n": a bare method line
     nl = data.find(b"\n")
+    if data[:sp] not in KNOWN_METHODS:
+        # An extension method (RPC_IN_DATA, CCM_POST...): only with a whole line that ends in HTTP/1.x.
+        if nl < 0:
+            return False
+        req = parse_request_line(data[:nl].rstrip(b"\r"))
+        return req is not None and req.version.startswith("HTTP/1.")
     if nl < 0:
         return len(data) <= 8192 and b"\r" not in data and b"\x00" not in data
     req = parse_request_line(data[:nl].rstrip(b"\r"))
