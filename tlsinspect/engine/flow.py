@@ -168,6 +168,13 @@ class FlowState:
                     self.client_is_a = not from_a
                 self._start_http(from_a, data, frame)
                 return
+        elif looks_like_http_request(data) and (self.roles_fixed is False or from_a == self.client_is_a):
+            # HTTP after a preamble of another protocol (a SOCKS handshake, a proxy's PROXY line): start here.
+            self.replay = []
+            if not self.roles_fixed:
+                self.client_is_a = from_a
+            self._start_http(from_a, data, frame)
+            return
         if sum(len(d) for _, d, _ in self.replay) + len(data) <= REPLAY_LIMIT:
             self.replay.append((from_a, data, frame))
         if self.sniffed[i] <= SNIFF_LIMIT:

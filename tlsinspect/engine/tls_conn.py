@@ -33,6 +33,7 @@ from tlsinspect.parse.tls_stream import (
     CT_CHANGE_CIPHER_SPEC,
     CT_HANDSHAKE,
     SSLV2_HELLO,
+    SSLV2_SERVER_HELLO,
     RecordStream,
 )
 from tlsinspect.parse.x509 import decode_certificate
@@ -95,6 +96,8 @@ class TlsConnection:
         self.server_sent_certificate = False
         self._rv = 0
         self._hs_rv = [0, 0]
+        self.sslv2_server: tuple[int, int | None] | None = None
+        """(version, first cipher spec) of an SSLv2 SERVER-HELLO: the connection speaks SSL 2.0."""
 
     # -- RecordSink -------------------------------------------------------------------------------------------
 
@@ -112,6 +115,9 @@ class TlsConnection:
         self._rv = version
         if ctype == SSLV2_HELLO:
             self._sslv2_hello(body, frame)
+            return
+        if ctype == SSLV2_SERVER_HELLO:
+            self._sslv2_server_hello(body, frame)
             return
         if self.decryptor is None and self.keylog is not None and ctype != CT_CHANGE_CIPHER_SPEC:
             if self._encrypted[i] or (ctype == CT_APPLICATION_DATA and self.server_hello is None):
@@ -324,6 +330,22 @@ class TlsConnection:
         if self.client_hello is None:
             self.client_hello = _fingerprinted(ch, self.transport)
 
+    def _sslv2_server_hello(self, body: bytes, frame: int) -> None:
+        try:
+            version, der, suites = hs.parse_sslv2_server_hello(body)
+        except DecodeError as e:
+            self.on_anomaly("tls-sslv2-malformed", f"SSLv2 SERVER-HELLO: {e}", frame)
+            return
+        self.messages.append(HandshakeMessage(frame=frame, sender="server", msg_type=2, length=len(body)))
+        self.sslv2_server = (version, suites[0] if suites else None)
+        if der is not None:
+            self.certificates = (decode_certificate(der),)
+            self.cert_visibility = "cleartext"
+            self.server_sent_certificate = True
+        # The rest of an SSL 2.0 session is in SSLv2 records, which are not parsed further.
+        self.client.ignore = True
+        self.server.ignore = True
+
     # -- decryption -----------------------------------------------------------------------------------------
 
     def _maybe_keep_early(self, ch: ClientHello) -> None:
@@ -402,7 +424,7 @@ class TlsConnection:
     def version(self) -> int | None:
         sh = self.server_hello
         if sh is None:
-            return None
+            return self.sslv2_server[0] if self.sslv2_server else None
         return sh.selected_version or sh.legacy_version
 
     def _is_tls13(self) -> bool:
@@ -444,7 +466,7 @@ class TlsConnection:
             client_hello_after_hrr=self.client_hello2,
             server_hello=sh,
             version=self.version,
-            cipher_suite=sh.cipher_suite if sh else None,
+            cipher_suite=sh.cipher_suite if sh else (self.sslv2_server[1] if self.sslv2_server else None),
             certificates=self.certificates,
             certificates_visibility=vis,
             client_certificates=self.client_certificates,

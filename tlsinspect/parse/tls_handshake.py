@@ -163,16 +163,44 @@ def parse_sslv2_client_hello(msg: bytes, *, frame: int) -> ClientHello:
     )
 
 
+def is_tls13_draft_layout(version: int) -> bool:
+    """TLS 1.3 drafts up to 21 (0x7f00-0x7f15, and the 0x7e0x experiments built on them) send a ServerHello
+    without session_id and compression_method; from draft 22 on, the layout is TLS 1.2's again."""
+    return 0x7F00 <= version <= 0x7F15 or 0x7E01 <= version <= 0x7E02
+
+
+def parse_sslv2_server_hello(msg: bytes) -> tuple[int, bytes | None, tuple[int, ...]]:
+    """An SSLv2 SERVER-HELLO (type byte first): (version, X.509 certificate DER or None, cipher specs)."""
+    r = Reader(msg)
+    if r.u8("msg_type") != 4:
+        raise DecodeError("SSLv2 record is not a SERVER-HELLO")
+    r.u8("session_id_hit")
+    cert_type = r.u8("certificate_type")
+    version = r.u16("server_version")
+    cert_len = r.u16("certificate length")
+    cs_len = r.u16("cipher_specs length")
+    r.u16("connection_id length")
+    cert = r.take(cert_len, "certificate")
+    if cs_len % 3:
+        raise DecodeError("SSLv2 cipher_specs length not a multiple of 3")
+    specs = r.take(cs_len, "cipher_specs")
+    suites = tuple(int.from_bytes(specs[i : i + 3], "big") for i in range(0, cs_len, 3))
+    return version, (cert if cert_type == 1 and cert else None), suites
+
+
 def parse_server_hello(body: bytes, *, frame: int, record_version: int) -> ServerHello:
     """Decode a ServerHello body (a HelloRetryRequest has `is_hrr` set)."""
     r = Reader(body)
     legacy_version = r.u16("legacy_version")
     random = r.take(32, "random")
-    session_id = r.vector(1, "session_id")
-    if len(session_id) > 32:
-        raise DecodeError(f"session_id of {len(session_id)} bytes")
-    suite = r.u16("cipher_suite")
-    compression = r.u8("compression_method")
+    if is_tls13_draft_layout(legacy_version):
+        session_id, suite, compression = b"", r.u16("cipher_suite"), 0
+    else:
+        session_id = r.vector(1, "session_id")
+        if len(session_id) > 32:
+            raise DecodeError(f"session_id of {len(session_id)} bytes")
+        suite = r.u16("cipher_suite")
+        compression = r.u8("compression_method")
     is_hrr = random == HRR_RANDOM
     has_block = not r.eof()
     exts = parse_extensions(r, "hrr" if is_hrr else "sh") if has_block else ()

@@ -24,6 +24,8 @@ MAX_RECORD_PLAINTEXT = 1 << 14
 MAX_RECORD_CIPHERTEXT = MAX_RECORD_PLAINTEXT + 2048
 SSLV2_HELLO = -2
 """Pseudo content type of an SSLv2-compatible CLIENT-HELLO record."""
+SSLV2_SERVER_HELLO = -4
+"""Pseudo content type of an SSLv2 SERVER-HELLO record (the server speaks SSL 2.0)."""
 
 
 class RecordSink(Protocol):
@@ -56,6 +58,11 @@ def looks_like_sslv2_client_hello(data: bytes) -> bool:
     )
 
 
+def looks_like_sslv2_server_hello(data: bytes) -> bool:
+    """An SSLv2 record header (2-byte) holding a SERVER-HELLO (message type 4) with version 2.0."""
+    return len(data) >= 7 and data[0] & 0x80 != 0 and data[2] == 4 and data[5] == 0 and data[6] == 2
+
+
 def looks_like_tls(data: bytes) -> bool:
     """Content sniffing for a stream's first bytes: a TLS handshake/alert record or an SSLv2 hello."""
     if len(data) >= 5 and data[0] in (CT_HANDSHAKE, CT_ALERT) and plausible_header(data, 0):
@@ -86,6 +93,7 @@ class RecordStream:
         "_skip_ct",
         "lost",
         "hunting",
+        "ignore",
         "first",
         "records",
     )
@@ -101,10 +109,14 @@ class RecordStream:
         self.hunting = False
         """Looking for the first record in a stream that began with other bytes (STARTTLS): no anomaly."""
         self.first = True
+        self.ignore = False
+        """Set once the connection turned out to be SSL 2.0: the rest of the stream is only counted."""
         self.records = 0
 
     def feed(self, data: bytes, frame: int) -> None:
         """Consume in-order stream bytes; complete records go to the sink."""
+        if self.ignore:
+            return
         skip = self._skip
         if skip:
             n = len(data)
@@ -134,13 +146,18 @@ class RecordStream:
         while n - pos >= 5:
             if self.first:
                 self.first = False
-                if looks_like_sslv2_client_hello(data[pos:]):
+                v2 = SSLV2_HELLO if looks_like_sslv2_client_hello(data[pos:]) else 0
+                if not v2 and not fc and looks_like_sslv2_server_hello(data[pos:]):
+                    v2 = SSLV2_SERVER_HELLO
+                if v2:
                     length = ((data[pos] & 0x7F) << 8) | data[pos + 1]
                     if n - pos - 2 < length:
                         self.first = True
                         break
-                    sink.on_record(fc, SSLV2_HELLO, 2, data[pos + 2 : pos + 2 + length], frame)
+                    sink.on_record(fc, v2, 2, data[pos + 2 : pos + 2 + length], frame)
                     pos += 2 + length
+                    if self.ignore:  # an SSL 2.0 session: its later records are not TLS records
+                        return
                     continue
             ct = data[pos]
             if ct not in VALID_CONTENT_TYPES or data[pos + 1] != 3:
