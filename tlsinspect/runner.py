@@ -79,19 +79,18 @@ def read_capture(path: str | os.PathLike[str], opts: ReadOptions, result: ReadRe
 
     cross = _CrossFlow(opts.show_secrets)
     with cap:
+        secrets_seen = _absorb_secrets(cap, engine, 0)
         for frame in cap:
+            if len(cap.secrets) != secrets_seen:  # a Decryption Secrets Block came before this frame
+                secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
             process(frame.number, frame.ts, frame.link_type, frame.data)
             n += 1
             if not n & 0x3FFF:
-                if len(cap.secrets) != secrets_seen:
-                    secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
                 if opts.progress is not None:
                     opts.progress(cap.bytes_read, size)
                 for f in cross.push(engine.drain()):
                     if account(f):
                         yield f
-            elif cap.secrets and len(cap.secrets) != secrets_seen:
-                secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
         for f in cross.push(engine.finish(), final=True):
             if account(f):
                 yield f
@@ -154,11 +153,7 @@ def _absorb_secrets(cap: CaptureFile, engine: Engine, seen: int) -> int:
     """Key logs embedded in pcapng Decryption Secrets Blocks join the key log as they are read."""
     for stype, data in cap.secrets[seen:]:
         if stype == TLS_KEY_LOG_SECRETS:
-            kl = KeyLog.parse(data)
-            if engine.keylog is None:
-                engine.keylog = kl
-            else:
-                engine.keylog.merge(kl)
+            engine.keylog.merge(KeyLog.parse(data))
     return len(cap.secrets)
 
 

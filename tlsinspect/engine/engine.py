@@ -20,6 +20,7 @@ from tlsinspect.decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Datagra
 from tlsinspect.engine.flow import FlowState
 from tlsinspect.errors import DecodeError
 from tlsinspect.model import Anomaly, Flow
+from tlsinspect.parse.keylog import KeyLog
 from tlsinspect.parse.quic import QuicConnection, looks_like_quic
 
 SWEEP_EVERY = 8192
@@ -42,7 +43,9 @@ class Engine:
         keep_udp_other: bool = False,
     ) -> None:
         self.decoder = PacketDecoder()
-        self.keylog = keylog
+        self.keylog = keylog if keylog is not None else KeyLog()
+        """Shared by every flow and merged into in place (pcapng secrets blocks, a growing live key log), so
+        secrets that arrive later still reach flows already open. Empty means no decryption."""
         self.analyse = analyse
         self.max_flows = max_flows
         self.idle_timeout = idle_timeout
@@ -86,15 +89,51 @@ class Engine:
             return
         if pkt is None:
             self._count_dropped(link_type, number)
-        elif type(pkt) is Segment:
-            counts["tcp"] += 1
-            self._tcp(pkt, number, ts)
-        else:
-            self._udp(pkt, number, ts)  # type: ignore[arg-type]
+            return
+        try:
+            if type(pkt) is Segment:
+                counts["tcp"] += 1
+                self._tcp(pkt, number, ts)
+            else:
+                self._udp(pkt, number, ts)  # type: ignore[arg-type]
+        except Exception as e:  # a bug must cost one flow, not the capture
+            self._internal_error(pkt, number, e)
         self._since_sweep += 1
         if self._since_sweep >= SWEEP_EVERY:
             self._since_sweep = 0
             self.sweep()
+
+    def _internal_error(self, pkt: Segment | Datagram, number: int, exc: Exception) -> None:
+        """Record an unexpected exception as an anomaly on its flow and stop parsing that flow's content.
+
+        Parsers only raise DecodeError by contract (the fuzz tests hold them to it); anything else is a bug in
+        tlsinspect. The flow keeps what it had, its frames are still counted, and the rest of the capture is
+        analysed.
+        """
+        where = ""
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None:
+            where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+        msg = f"internal error {type(exc).__name__}: {exc}{where} (a bug in tlsinspect; please report it)"
+        key: tuple[Any, ...]
+        if type(pkt) is Segment:
+            src, dst, sport, dport = pkt.src, pkt.dst, pkt.sport, pkt.dport
+            key = (src, sport, dst, dport) if (src, sport) <= (dst, dport) else (dst, dport, src, sport)
+        else:
+            src, dst, sport, dport = pkt.src, pkt.dst, pkt.sport, pkt.dport
+            key = (
+                ("udp", src, sport, dst, dport)
+                if (src, sport) <= (dst, dport)
+                else ("udp", dst, dport, src, sport)
+            )
+        fs = self.flows.get(key)
+        if fs is None:
+            self._capture_anomaly("engine", "internal-error", msg, number)
+            return
+        fs.anomaly("engine", "internal-error", msg, number)
+        fs.disable_content()
 
     def _count_dropped(self, link_type: int, number: int) -> None:
         reason = self.decoder.reason

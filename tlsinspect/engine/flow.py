@@ -14,6 +14,7 @@ from typing import Any
 from tlsinspect.engine.reassembly import TcpDirection
 from tlsinspect.engine.tls_conn import TlsConnection
 from tlsinspect.model import Anomaly, Flow
+from tlsinspect.parse.http2 import H2Conversation, looks_like_h2_preface
 from tlsinspect.parse.http_conversation import (
     HttpConversation,
     looks_like_http_request,
@@ -25,6 +26,16 @@ REPLAY_LIMIT = 16 * 1024
 SNIFF_LIMIT = 64 * 1024
 """Bytes per direction examined for a protocol (and for a later ClientHello after STARTTLS/CONNECT/SOCKS)."""
 MAX_FLOW_ANOMALIES = 64
+
+
+class _NullConsumer:
+    """Swallows stream bytes of a flow whose content parsing was stopped."""
+
+    def deliver(self, from_client: bool, data: bytes, frame: int) -> None:
+        return None
+
+    def gap(self, from_client: bool, length: int, frame: int) -> None:
+        return None
 
 
 def ip_text(raw: bytes) -> str:
@@ -84,7 +95,7 @@ class FlowState:
         self.dir_b = TcpDirection(False, self)
         self.proto = "unknown"
         self.tls: TlsConnection | None = None
-        self.http: HttpConversation | None = None
+        self.http: HttpConversation | H2Conversation | None = None
         self.anomalies: list[Anomaly] = []
         self.fin_a = self.fin_b = False
         self.rst = False
@@ -158,6 +169,13 @@ class FlowState:
                     self.client_is_a = from_a
                 self._start_tls(from_a, data, frame)
                 return
+            if looks_like_h2_preface(data):  # h2c with prior knowledge
+                if not self.roles_fixed:
+                    self.client_is_a = from_a
+                self.proto = "http"
+                self.http = H2Conversation(inside_tls=False)
+                self.http.feed(True, data, frame)
+                return
             if looks_like_http_request(data):
                 if not self.roles_fixed:
                     self.client_is_a = from_a
@@ -210,10 +228,20 @@ class FlowState:
 
     def _decrypted_app_data(self, from_client: bool, data: bytes, frame: int) -> None:
         if self.http is None:
-            if not (looks_like_http_request(data) if from_client else looks_like_http_response(data)):
+            alpn = self.tls.negotiated_alpn() if self.tls is not None else None
+            if (from_client and looks_like_h2_preface(data)) or alpn == "h2":
+                self.http = H2Conversation(inside_tls=True)
+            elif looks_like_http_request(data) if from_client else looks_like_http_response(data):
+                self.http = HttpConversation(inside_tls=True)
+            else:
                 return
-            self.http = HttpConversation(inside_tls=True)
         self.http.feed(from_client, data, frame)
+
+    def disable_content(self) -> None:
+        """Stop parsing this flow's content (after an internal error); frames and bytes are still counted."""
+        self.proto = self.proto if self.proto != "unknown" else "unknown"
+        self.dir_a.consumer = _NullConsumer()
+        self.dir_b.consumer = _NullConsumer()
 
     # -- end ----------------------------------------------------------------------------------------------
 

@@ -26,7 +26,13 @@ from tlsinspect.model import (
     TlsInfo,
 )
 from tlsinspect.parse import tls_handshake as hs
-from tlsinspect.parse.tls_extensions import EXT_ENCRYPT_THEN_MAC, EXT_PRE_SHARED_KEY, EXT_SESSION_TICKET
+from tlsinspect.parse.reader import Reader
+from tlsinspect.parse.tls_extensions import (
+    EXT_ALPN,
+    EXT_ENCRYPT_THEN_MAC,
+    EXT_PRE_SHARED_KEY,
+    EXT_SESSION_TICKET,
+)
 from tlsinspect.parse.tls_stream import (
     CT_ALERT,
     CT_APPLICATION_DATA,
@@ -96,6 +102,8 @@ class TlsConnection:
         self.server_sent_certificate = False
         self._rv = 0
         self._hs_rv = [0, 0]
+        self.ee_alpn: str | None = None
+        """ALPN chosen in EncryptedExtensions (TLS 1.3, visible only after decryption)."""
         self.sslv2_server: tuple[int, int | None] | None = None
         """(version, first cipher spec) of an SSLv2 SERVER-HELLO: the connection speaks SSL 2.0."""
 
@@ -119,7 +127,7 @@ class TlsConnection:
         if ctype == SSLV2_SERVER_HELLO:
             self._sslv2_server_hello(body, frame)
             return
-        if self.decryptor is None and self.keylog is not None and ctype != CT_CHANGE_CIPHER_SPEC:
+        if self.decryptor is None and self.keylog and ctype != CT_CHANGE_CIPHER_SPEC:
             if self._encrypted[i] or (ctype == CT_APPLICATION_DATA and self.server_hello is None):
                 if len(self._early) < MAX_EARLY_RECORDS and self.server_hello is None:
                     self._early.append((from_client, ctype, version, body, frame))
@@ -295,6 +303,19 @@ class TlsConnection:
         self.tickets += 1
         hs.parse_new_session_ticket(body, tls13=self._is_tls13())
 
+    def _encrypted_extensions(self, from_client: bool, body: bytes, frame: int) -> None:
+        r = Reader(body)
+        exts = hs.parse_extensions(r, "ee")
+        alpn = next((e.value for e in exts if e.type == EXT_ALPN and isinstance(e.value, list)), None)
+        if alpn:
+            self.ee_alpn = alpn[0]
+
+    def negotiated_alpn(self) -> str | None:
+        """The protocol the server chose: from the ServerHello (TLS <= 1.2) or EncryptedExtensions (1.3)."""
+        if self.server_hello is not None and self.server_hello.alpn:
+            return self.server_hello.alpn
+        return self.ee_alpn
+
     def _certificate_request(self, from_client: bool, body: bytes, frame: int) -> None:
         self.cert_request = True
 
@@ -349,12 +370,12 @@ class TlsConnection:
     # -- decryption -----------------------------------------------------------------------------------------
 
     def _maybe_keep_early(self, ch: ClientHello) -> None:
-        if self.keylog is not None and self.keylog.secrets(ch.random):
+        if self.keylog and self.keylog.secrets(ch.random):
             self.client.keep_app_data = True
             self.server.keep_app_data = True
 
     def _setup_decryption(self) -> None:
-        if self.keylog is None or self.client_hello is None or self.server_hello is None:
+        if not self.keylog or self.client_hello is None or self.server_hello is None:
             return
         from tlsinspect.engine.decrypt import session_decryptor
 
@@ -456,6 +477,8 @@ class TlsConnection:
     def snapshot(self) -> TlsInfo:
         """The frozen view of everything seen so far."""
         sh = self.server_hello
+        if sh is not None and sh.alpn is None and self.ee_alpn is not None:
+            sh = _replace(sh, alpn=self.ee_alpn)  # TLS 1.3: the choice was in EncryptedExtensions
         vis = self.cert_visibility
         if vis == "none" and sh is not None and self._is_tls13() and self.resumption() is None:
             vis = "encrypted"
@@ -511,6 +534,7 @@ HANDLERS: dict[int, Callable[[TlsConnection, bool, bytes, int], None]] = {
     hs.HT_COMPRESSED_CERTIFICATE: TlsConnection._compressed_certificate,
     hs.HT_SERVER_KEY_EXCHANGE: TlsConnection._server_key_exchange,
     hs.HT_CERTIFICATE_REQUEST: TlsConnection._certificate_request,
+    hs.HT_ENCRYPTED_EXTENSIONS: TlsConnection._encrypted_extensions,
     hs.HT_CERTIFICATE_STATUS: TlsConnection._certificate_status,
     hs.HT_FINISHED: TlsConnection._finished,
 }
