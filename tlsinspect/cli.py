@@ -1,4 +1,4 @@
-"""Command line: `tlsinspect read FILE`, `tlsinspect explain RULE`.
+"""Command line: `tlsinspect read FILE`, `tlsinspect live -i IFACE`, `tlsinspect interfaces`, `tlsinspect explain RULE`.
 
 Exit status:
   0  the capture was read (anomalies in it are reported, not fatal)
@@ -43,7 +43,74 @@ def build_parser() -> argparse.ArgumentParser:
     _common_output(r)
     e = sub.add_parser("explain", help="print the full explanation of a finding rule")
     e.add_argument("rule", nargs="?", help="rule id, e.g. tls.no-forward-secrecy (omit to list all rules)")
+    _live_parser(sub)
     return p
+
+
+LIVE_EPILOG = """exit status: 0 the capture ran and stopped (Ctrl-C, --duration, --count, or COMMAND exited; the
+child's own status is shown on stderr); 2 cannot capture (no permission, unknown interface, bad filter; one
+line on stderr); 3 a finding at or above --fail-on exists.
+examples: tlsinspect live -i lo -f 'tcp port 8443' -w out.pcapng
+          tlsinspect live -i lo -- curl https://localhost:8443/   (decrypts: SSLKEYLOGFILE is set for curl)"""
+
+
+def _live_parser(sub: Any) -> None:
+    lv = sub.add_parser(
+        "live",
+        help="capture an interface and report flows as they end (needs capture rights)",
+        epilog=LIVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lv.add_argument(
+        "-i",
+        "--interface",
+        required=True,
+        metavar="IFACE",
+        help="interface to capture (see `tlsinspect interfaces`)",
+    )
+    lv.add_argument(
+        "-f", "--bpf", metavar="BPF", help="capture filter in pcap-filter syntax, e.g. 'tcp port 443'"
+    )
+    lv.add_argument(
+        "-w", "--write", metavar="FILE", help="also save the frames as pcapng (with the key log in it)"
+    )
+    lv.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    lv.add_argument("--count", type=int, default=0, metavar="N", help="stop after N frames")
+    lv.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="end a flow after S seconds without a frame (default 60)",
+    )
+    lv.add_argument(
+        "--queue-size",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="frames buffered between capture and analysis (default 20000)",
+    )
+    _common_output(lv)
+    lv.add_argument(
+        "child",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND ARGS",
+        help="run COMMAND with SSLKEYLOGFILE set, capture while it runs",
+    )
+    i = sub.add_parser("interfaces", help="list capture interfaces (name, link type, addresses)")
+    i.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    from tlsinspect.live import cmd_live as run
+
+    return run(args)
+
+
+def cmd_interfaces(args: argparse.Namespace) -> int:
+    from tlsinspect.live import cmd_interfaces as run
+
+    return run(args)
 
 
 def _common_output(p: argparse.ArgumentParser) -> None:
@@ -254,7 +321,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"read": cmd_read, "explain": cmd_explain}
+COMMANDS = {"read": cmd_read, "explain": cmd_explain, "live": cmd_live, "interfaces": cmd_interfaces}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
