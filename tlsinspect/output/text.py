@@ -179,5 +179,7 @@ class TextWriter:
             c.print("findings: " + ", ".join(f"{k} {v}" for k, v in s.findings_by_severity.items() if v))
         if s.flows_evicted:
             c.print(f"[yellow]{s.flows_evicted} flows were finished early by the open-flow cap[/]")
+        for err in s.capture_errors:
+            c.print(Text(f"capture: {err}", style="yellow"))
         for a in s.capture_anomalies[:10]:
             c.print(f"[dim]capture anomaly: {a.layer}/{a.kind}: {a.message} (frame {a.frame})[/]")
