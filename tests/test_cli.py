@@ -1,0 +1,173 @@
+"""The command line as a user runs it: formats, filters, exit codes, and one-line errors (never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "engine"))
+from conversations import SERVER, tcp_frames, tls_conversation  # noqa: E402
+from helpers_pcap import write_pcap  # noqa: E402
+
+BASIC = b"GET /admin?token=abcdef0123456789 HTTP/1.1\r\nHost: shop\r\nAuthorization: Basic YWxpY2U6czNjcjN0cGFzcw==\r\n\r\n"
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("cli")
+    tls = tcp_frames(tls_conversation(tmp, version=ssl.TLSVersion.TLSv1_2, sni="shop.example"))
+    http = tcp_frames([(True, BASIC), (False, OK)], server=(SERVER[0], 80))
+    frames = tls + http
+    return Path(write_pcap(tmp / "mixed.pcap", [(1_700_000_000 + i / 100, f) for i, f in enumerate(frames)]))
+
+
+def run(*args: str, check_clean: bool = True) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("SSLKEYLOGFILE", None)
+    p = subprocess.run(
+        [sys.executable, "-m", "tlsinspect", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    if check_clean:
+        assert "Traceback" not in p.stderr
+    return p
+
+
+def lines(p: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
+    return [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+
+
+def test_ndjson_shape(capture: Path) -> None:
+    p = run("read", str(capture), "--format", "ndjson")
+    assert p.returncode == 0, p.stderr
+    objs = lines(p)
+    assert objs[0]["type"] == "capture" and objs[0]["schema_version"] == 1
+    assert objs[-1]["type"] == "summary"
+    flows = [o for o in objs if o["type"] == "flow"]
+    assert [f["id"] for f in flows] == [1, 2]
+    assert [f["app_protocol"] for f in flows] == ["tls", "http"]
+    summary = objs[-1]
+    assert summary["flows"] == 2 and summary["tls_flows"] == 1 and summary["http_flows"] == 1
+    assert summary["frames"] == summary["frames_in_flows"]
+    tls = flows[0]["tls"]
+    assert isinstance(tls, dict)
+    ch = tls["client_hello"]
+    assert ch["server_name"] == "shop.example"
+    assert ch["legacy_version"] == "0x0303" and all(
+        c.startswith("0x") and len(c) == 6 for c in ch["cipher_suites"]
+    )
+    assert tls["version"] == "0x0303" and tls["version_name"] == "TLS 1.2"
+    assert tls["certificates"][0]["subject"] == "CN=shop.example"
+    assert tls["certificates_visibility"] == "cleartext"
+
+
+def test_json_document(capture: Path) -> None:
+    p = run("read", str(capture), "--format", "json")
+    assert p.returncode == 0
+    doc = json.loads(p.stdout)
+    assert set(doc) >= {"schema_version", "capture", "flows", "summary"}
+    assert len(doc["flows"]) == 2
+
+
+def test_secrets_masked_unless_asked(capture: Path) -> None:
+    masked = {
+        (e["kind"], e["value"])
+        for f in lines(run("read", str(capture), "--format", "ndjson"))
+        if f["type"] == "flow"
+        for e in f["exposures"]
+    }  # type: ignore[attr-defined]
+    assert ("http-basic-auth", "al****ss") in masked
+    assert ("sni", "shop.example") in masked  # a name the protocol publishes is not masked
+    shown = {
+        (e["kind"], e["value"])
+        for f in lines(run("read", str(capture), "--format", "ndjson", "--show-secrets"))
+        if f["type"] == "flow"
+        for e in f["exposures"]
+    }  # type: ignore[attr-defined]
+    assert ("http-basic-auth", "alice:s3cr3tpass") in shown
+
+
+def test_text_report(capture: Path) -> None:
+    p = run("read", str(capture))
+    assert p.returncode == 0
+    assert "shop.example" in p.stdout and "TLS 1.2" in p.stdout
+    assert "EXPOSED: http-basic-auth" in p.stdout
+    assert "alice:s3cr3tpass" not in p.stdout
+
+
+def test_filter(capture: Path) -> None:
+    flows = [
+        o
+        for o in lines(run("read", str(capture), "--format", "ndjson", "--filter", "sni:shop"))
+        if o["type"] == "flow"
+    ]
+    assert [f["app_protocol"] for f in flows] == ["tls"]
+    flows = [
+        o
+        for o in lines(run("read", str(capture), "--format", "ndjson", "--filter", "port:80"))
+        if o["type"] == "flow"
+    ]
+    assert [f["app_protocol"] for f in flows] == ["http"]
+    bad = run("read", str(capture), "--filter", "colour:red")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown filter key" in bad.stderr
+
+
+def test_fail_on(capture: Path) -> None:
+    assert run("read", str(capture), "--format", "ndjson", "--fail-on", "high").returncode == 3
+    assert run("read", str(capture), "--format", "ndjson", "--fail-on", "critical").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [(None, "no such file"), (b"hello, this is text\n" * 10, "not a"), (b"", "empty")],
+)
+def test_unreadable_inputs_give_one_line(tmp_path: Path, content: bytes | None, needle: str) -> None:
+    path = tmp_path / "input.pcap"
+    if content is not None:
+        path.write_bytes(content)
+    p = run("read", str(path))
+    assert p.returncode == 2
+    assert p.stdout == ""
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("tlsinspect: error:")
+    assert needle in p.stderr.lower()
+
+
+def test_truncated_capture_still_analysed(capture: Path, tmp_path: Path) -> None:
+    data = capture.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) - 30])
+    p = run("read", str(cut), "--format", "ndjson")
+    assert p.returncode == 0
+    objs = lines(p)
+    summary = objs[-1]
+    assert [a["kind"] for a in summary["capture_anomalies"]] == ["truncated"]  # type: ignore[index]
+    assert any(o["type"] == "flow" and o["app_protocol"] == "tls" for o in objs)
+
+
+def test_missing_keylog_is_one_line(capture: Path) -> None:
+    p = run("read", str(capture), "--keylog", "/nonexistent/keys.log")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "key log" in p.stderr
+
+
+def test_explain() -> None:
+    p = run("explain", "tls.no-forward-secrecy")
+    assert p.returncode == 0 and "forward secrecy" in p.stdout.lower()
+    assert "tls.no-forward-secrecy" in run("explain").stdout
+    bad = run("explain", "no.such-rule")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_help_documents_exit_codes() -> None:
+    p = run("read", "--help")
+    assert "exit status" in p.stdout and "3" in p.stdout

@@ -1,0 +1,36 @@
+"""The read path stays free of the heavy optional front-end packages (the contract lint-imports also checks)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_read_path_imports_no_scapy_textual_pyshark() -> None:
+    code = (
+        "import sys\n"
+        "import tlsinspect.cli, tlsinspect.runner, tlsinspect.engine.engine, tlsinspect.analysis.pipeline\n"
+        "import tlsinspect.output.jsonout, tlsinspect.output.text\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('scapy', 'textual', 'pyshark'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_parsers_do_no_io() -> None:
+    """Sans-IO layers never open files or sockets: no open()/socket import in their source."""
+    from pathlib import Path
+
+    import tlsinspect
+
+    root = Path(tlsinspect.__file__).parent
+    offenders = []
+    for layer in ("decode", "parse", "engine"):
+        for path in (root / layer).glob("*.py"):
+            text = path.read_text()
+            if "import socket" in text or " open(" in text or "\nopen(" in text:
+                if path.name == "keylog.py":  # KeyLog.from_file is the documented single I/O helper
+                    continue
+                offenders.append(path.name)
+    assert offenders == []
