@@ -1023,17 +1023,35 @@ def main(argv: list[str] | None = None) -> int:
         (out / "basic-tls12-tls13.pcap").unlink(missing_ok=True)
         shutil.copyfile(raw, out / "basic-tls12-tls13.pcap")  # a copy: tcpdump's own file belongs to its user
 
-    for name in (
-        "observer-lab.pcapng",
-        "observer-lab-dsb.pcapng",
-        "observer-lab.keylog",
-        "observer-lab-ca.pem",
-        "basic-tls12-tls13.pcap",
-        "basic-tls12-tls13.keylog",
-    ):
-        p = out / name
-        sys.stdout.write(f"{sha256(p)}  {name}  ({p.stat().st_size} bytes)\n")
+    lines = [f"{sha256(out / name)}  {name}" for name in OUTPUTS]
+    sys.stdout.write("\n".join(lines) + "\n")
+    update_readme(out / "README.md", lines)
     return 0
+
+
+OUTPUTS = (
+    "observer-lab.pcapng",
+    "observer-lab-dsb.pcapng",
+    "observer-lab.keylog",
+    "observer-lab-ca.pem",
+    "basic-tls12-tls13.pcap",
+    "basic-tls12-tls13.keylog",
+)
+README_START = "<!-- sha256: written by make_captures.py -->"
+README_END = "<!-- /sha256 -->"
+
+
+def update_readme(readme: Path, lines: list[str]) -> None:
+    """Rewrite the SHA-256 block of README.md (between the two markers), if the README has one."""
+    if not readme.exists():
+        return
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        log(f"{readme}: no SHA-256 markers, not updated")
+        return
+    block = README_START + "\n```\n" + "\n".join(lines) + "\n```\n"
+    readme.write_text(text[:start] + block + text[end:], encoding="utf-8")
 
 
 if __name__ == "__main__":
