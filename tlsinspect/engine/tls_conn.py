@@ -216,7 +216,10 @@ class TlsConnection:
         if not from_client:
             self.on_anomaly("tls-unexpected-message", "ClientHello sent by the server side", frame)
         rv = self._record_version_hint(from_client)
-        ch = hs.parse_client_hello(body, frame=frame, record_version=rv)
+        problems: list[str] = []
+        ch = hs.parse_client_hello(body, frame=frame, record_version=rv, problems=problems)
+        for p in problems:
+            self.on_anomaly("tls-handshake-malformed", f"ClientHello: {p}", frame)
         ch = _fingerprinted(ch, self.transport)
         if self.client_hello is None:
             self.client_hello = ch
@@ -329,6 +332,10 @@ class TlsConnection:
 
     def _alert(self, from_client: bool, body: bytes, frame: int, *, encrypted: bool) -> None:
         who = _who(from_client)
+        if encrypted and len(body) == 2 and body[0] in (1, 2):
+            encrypted = (
+                False  # an encrypted alert is never 2 bytes (MAC/AEAD tag): this one was sent in clear
+            )
         if encrypted or len(body) % 2 or not body:
             self.alerts.append(Alert(frame=frame, sender=who, level=None, description=None, encrypted=True))
             return

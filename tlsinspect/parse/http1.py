@@ -127,8 +127,8 @@ def parse_request_line(line: bytes, *, strict: bool = False) -> RequestLine | No
         return RequestLine(parts[0].decode("ascii"), "", "HTTP/0.9")  # "OPTIONS" alone: tshark's URI is ""
     if len(parts) == 2 and not strict:
         method, target = parts
-        if method == b"GET" and target.startswith(b"/"):
-            return RequestLine("GET", decode_field(target), "HTTP/0.9")
+        if method in KNOWN_METHODS and target.startswith(b"/"):
+            return RequestLine(method.decode("ascii"), decode_field(target), "HTTP/0.9")
         if method in KNOWN_METHODS and _VERSION_RE.match(target):
             # "OPTIONS HTTP/1.1": no request target at all; tshark reports the version token as the URI.
             return RequestLine(method.decode("ascii"), decode_field(target), target.decode("ascii"))

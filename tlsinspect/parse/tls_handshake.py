@@ -47,6 +47,31 @@ def parse_extensions(r: Reader, ctx: str) -> tuple[Extension, ...]:
     return tuple(out)
 
 
+def _extensions_lenient(r: Reader, ctx: str, problems: list[str]) -> tuple[Extension, ...]:
+    """The extensions block, keeping every extension read before a malformation."""
+    if r.remaining < 2:
+        problems.append(f"{r.remaining} stray byte(s) where the extensions block should start")
+        return ()
+    declared = r.u16("extensions length")
+    end = r.pos + declared
+    if end > r.end:
+        problems.append(f"extensions block claims {declared} bytes, {r.remaining} present")
+        end = r.end
+    sub = Reader(r.data, r.pos, end)
+    out = []
+    try:
+        while not sub.eof():
+            t = sub.u16("extension type")
+            data = sub.vector(2, "extension data")
+            out.append(Extension(type=t, data=data, value=te.decode_extension(t, data, ctx)))
+    except DecodeError as e:
+        problems.append(f"extension {len(out) + 1}: {e}")
+    r.pos = r.end
+    if end < r.end:
+        problems.append(f"{r.end - end} bytes after the extensions block")
+    return tuple(out)
+
+
 def _ext_value(exts: tuple[Extension, ...], t: int) -> Any:
     for e in exts:
         if e.type == t:
@@ -58,8 +83,14 @@ def _list(v: Any) -> tuple[Any, ...]:
     return tuple(v) if isinstance(v, list) else ()
 
 
-def parse_client_hello(body: bytes, *, frame: int, record_version: int) -> ClientHello:
-    """Decode a ClientHello body. Raises DecodeError when the fixed part or the extensions block is malformed."""
+def parse_client_hello(
+    body: bytes, *, frame: int, record_version: int, problems: list[str] | None = None
+) -> ClientHello:
+    """Decode a ClientHello body. Raises DecodeError when the fixed part is malformed.
+
+    With `problems` (a list), a malformed extensions block does not raise: the extensions that could be read
+    are kept, as Wireshark keeps them, and what was wrong is appended to `problems`.
+    """
     r = Reader(body)
     legacy_version = r.u16("legacy_version")
     random = r.take(32, "random")
@@ -69,9 +100,12 @@ def parse_client_hello(body: bytes, *, frame: int, record_version: int) -> Clien
     suites = r.u16_list(2, "cipher_suites")
     compression = tuple(r.vector(1, "compression_methods"))
     has_block = not r.eof()
-    exts = parse_extensions(r, "ch") if has_block else ()
-    if not r.eof():
-        raise DecodeError(f"{r.remaining} bytes after the ClientHello extensions")
+    if problems is None:
+        exts = parse_extensions(r, "ch") if has_block else ()
+        if not r.eof():
+            raise DecodeError(f"{r.remaining} bytes after the ClientHello extensions")
+    else:
+        exts = _extensions_lenient(r, "ch", problems) if has_block else ()
     return _client_hello_from(
         frame=frame,
         record_version=record_version,
