@@ -27,7 +27,7 @@ sysdeps:
 	else echo "sysdeps: not root or no apt-get; tests needing tshark/tcpdump will skip if they are missing"; fi
 
 demo: $(STAMP)
-	$(BIN)/tlsinspect read captures/observer-lab.pcapng --ca-file captures/observer-lab-ca.pem
+	$(BIN)/tlsinspect read captures/observer-lab-dsb.pcapng --ca-file captures/observer-lab-ca.pem
 
 lint: $(STAMP)
 	$(BIN)/ruff check tlsinspect tests benchmarks scripts

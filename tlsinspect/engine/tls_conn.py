@@ -490,6 +490,14 @@ class TlsConnection:
         if vis == "none" and sh is not None and self._is_tls13() and self.resumption() is None:
             vis = "encrypted"
         resumed = self.resumption()
+        decryption = self.decryption
+        if decryption is None and self.keylog:
+            if self.client_hello is None:
+                decryption = (
+                    "capture started after the handshake: no ClientHello, so no client_random to look up"
+                )
+            elif sh is None and self.sslv2_server is None:
+                decryption = "no ServerHello seen: the cipher suite is unknown"
         return TlsInfo(
             client_hello=self.client_hello,
             hello_retry_request=self.hrr,
@@ -504,7 +512,7 @@ class TlsConnection:
             resumed=resumed is not None,
             resumption=resumed,
             decrypted=self.decrypted_records > 0,
-            decryption=self.decryption,
+            decryption=decryption,
             handshake_messages=tuple(self.messages[:512]),
             key_exchange=self.key_exchange,
             ocsp_stapled=self.ocsp,

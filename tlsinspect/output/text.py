@@ -27,6 +27,15 @@ SEVERITY_STYLE = {
 }
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}
+
+
+def _oneline(text: str, limit: int = 160) -> str:
+    """Control characters escaped and long values cut, so one exposure stays one line."""
+    text = text.translate(_CONTROL)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _v(v: int | None) -> str:
     if v is None:
         return "-"
@@ -143,7 +152,7 @@ class TextWriter:
         for e in f.exposures:
             if e.kind in PUBLIC_KINDS and tls is not None:
                 continue  # already shown above as the handshake's visible names
-            val = shown_value(e.kind, e.value, self.show_secrets)
+            val = _oneline(shown_value(e.kind, e.value, self.show_secrets))
             label = "readable with keys" if e.inside_tls else "EXPOSED"
             t.add_row(
                 Text(f"{label}: {e.kind}", style="dim" if e.inside_tls else "bold red"),
