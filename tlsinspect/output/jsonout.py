@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from tlsinspect.analysis.exposures import shown_value
+from tlsinspect.analysis.observer import observer_view
 from tlsinspect.model import (
     Alert,
     CaptureInfo,
@@ -273,6 +274,7 @@ def flow_dict(f: Flow, *, show_secrets: bool = False) -> dict[str, Any]:
         "anomalies": [
             {"layer": a.layer, "kind": a.kind, "message": a.message, "frame": a.frame} for a in f.anomalies
         ],
+        "observer": observer_view(f, show_secrets=show_secrets),
     }
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tlsinspect.analysis.exposures import PUBLIC_KINDS, shown_value
+from tlsinspect.analysis.observer import observer_view
 from tlsinspect.model import CaptureInfo, Flow, Summary
 from tlsinspect.output.jsonout import rfc3339
 from tlsinspect.registry import alert_name, cipher_suite_name, group_name, version_name
@@ -137,6 +138,10 @@ class TextWriter:
                 t.add_row("resumed", tls.resumption or "yes")
             if tls.decryption:
                 t.add_row("decryption", tls.decryption)
+            hidden_items = [h["item"] for h in observer_view(f)["hidden"]]
+            if hidden_items:
+                label = "hidden by TLS" if not tls.decrypted else "hidden (read with keys)"
+                t.add_row(label, Text("; ".join(hidden_items), style="green"))
             hidden = "hidden by TLS" if not tls.decrypted else "decrypted with the key log"
             t.add_row(
                 "application data",
