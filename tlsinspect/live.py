@@ -192,17 +192,21 @@ class LiveSession:
             if opts.command:
                 assert tmpdir is not None
                 child = self._start_child(opts.command, os.path.join(tmpdir, "sslkeylog.txt"))
-            self._loop(cap, engine, pcap, followers, child, hold)
+            held = self._loop(cap, engine, pcap, followers, child, hold)
             # Stop capturing, then process everything captured before the stop.
             cap.stop()
             self._poll_keylogs(followers, engine, pcap)
             n = engine.counts["frames"]
             q = cap.queue
             while True:
-                try:
-                    ts, lt, data, orig = q.get_nowait()
-                except queue.Empty:
-                    break
+                if held is not None:
+                    ts, lt, data, orig = held
+                    held = None
+                else:
+                    try:
+                        ts, lt, data, orig = q.get_nowait()
+                    except queue.Empty:
+                        break
                 n += 1
                 engine.process(n, ts, lt, data)
                 if pcap is not None:
@@ -235,7 +239,8 @@ class LiveSession:
 
     def _loop(
         self, cap: Any, engine: Any, pcap: Any, followers: list[KeyLogFollower], child: Any, hold: float
-    ) -> None:
+    ) -> tuple[float, int, bytes, int] | None:
+        """Process frames until a stop condition; returns the frame held back for its secrets, if any."""
         opts = self.opts
         q = cap.queue
         get = q.get
@@ -248,7 +253,6 @@ class LiveSession:
         next_tick = start
         child_exit: float | None = None
         last_poll_wall = time.time()
-        n = 0
         pending: tuple[float, int, bytes, int] | None = None
         while True:
             now = mono()
@@ -262,22 +266,22 @@ class LiveSession:
                 if child is not None and child_exit is None and child.poll() is not None:
                     child_exit = now
             if self._stop.is_set():
-                return
+                return pending
             if deadline is not None and now >= deadline:
                 self.request_stop("duration")
-                return
+                return pending
             if child_exit is not None and now >= child_exit + opts.child_drain:
                 self.request_stop("command exited")
-                return
+                return pending
             if cap.done.is_set() and pending is None and q.empty():
                 self.request_stop("count" if not cap.error else cap.error)
-                return
-            if followers and time.time() - last_poll_wall >= KEYLOG_POLL:
+                return None
+            if hold and time.time() - last_poll_wall >= KEYLOG_POLL:
                 last_poll_wall = time.time()
                 self._poll_keylogs(followers, engine, pcap)
             if pending is None:
                 try:
-                    pending = get(timeout=KEYLOG_POLL if followers else 0.1)
+                    pending = get(timeout=KEYLOG_POLL if hold else 0.1)
                 except empty:
                     continue
             for _ in range(MAX_BATCH):
@@ -293,12 +297,10 @@ class LiveSession:
                     if wait > 0:
                         time.sleep(min(wait, KEYLOG_POLL))
                     break
-                n = engine.counts["frames"] + 1
-                process(n, ts, pending[1], pending[2])
+                process(engine.counts["frames"] + 1, ts, pending[1], pending[2])
                 if pcap is not None:
                     pcap.packet(ts, pending[1], pending[2], pending[3])
                 pending = None
-        return
 
     def _poll_keylogs(self, followers: list[KeyLogFollower], engine: Any, pcap: Any) -> None:
         for fl in followers:
