@@ -135,7 +135,9 @@ def _common_output(p: argparse.ArgumentParser) -> None:
         help="extra trusted CA certificates (repeatable)",
     )
     p.add_argument(
-        "--no-default-roots", action="store_true", help="trust only --ca-file, not the Mozilla roots"
+        "--no-default-roots",
+        action="store_true",
+        help="trust only --ca-file, not the Mozilla (certifi) and system roots",
     )
     p.add_argument(
         "--fail-on",

@@ -29,9 +29,13 @@ class Analyzer:
     def create(
         cls, *, ca_files: Sequence[str | os.PathLike[str]] = (), use_default_roots: bool = True
     ) -> Analyzer:
-        """Load the trust store (Mozilla roots via certifi plus extra CA files). Raises ValueError on a bad file."""
+        """Load the trust store: certifi's Mozilla roots and the system bundle (which still holds roots Mozilla
+        has since removed, so older captures are judged against the roots of their time more fairly), plus extra
+        CA files. Raises ValueError on a bad file."""
         try:
-            trust = TrustStore.load(tuple(ca_files), use_certifi=use_default_roots)
+            trust = TrustStore.load(
+                tuple(ca_files), use_certifi=use_default_roots, use_system=use_default_roots
+            )
         except TrustStoreError as e:
             raise ValueError(str(e)) from e
         return cls(trust)
