@@ -1,0 +1,88 @@
+"""Cross-check of the project's own captures against Wireshark's dissection, through pyshark (the oracle).
+
+pyshark is never on tlsinspect's main path; here it drives tshark to say, per TCP connection, the SNI, the
+ClientHello's supported versions, the ServerHello's cipher suite and version, and how many certificates the
+server sent in cleartext. tlsinspect must say the same for every connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tlsinspect.runner import ReadOptions, ReadResult, read_capture
+
+CAPTURES = Path(__file__).resolve().parent.parent / "captures"
+FILES = ["basic-tls12-tls13.pcap", "observer-lab.pcapng"]
+
+
+def _fields(layer: Any, name: str) -> list[str]:
+    field = layer.get_field(name)
+    if field is None:
+        return []
+    return [str(f.show) for f in field.all_fields]
+
+
+def wireshark_view(path: Path) -> dict[str, dict[str, Any]]:
+    """client endpoint "ip:port" -> what tshark dissected for that connection's handshake."""
+    import pyshark
+
+    loop = asyncio.new_event_loop()  # pyshark runs its own loop; give it a fresh one, apart from pytest's
+    asyncio.set_event_loop(loop)
+    cap = pyshark.FileCapture(str(path), display_filter="tls.handshake", keep_packets=False, eventloop=loop)
+    out: dict[str, dict[str, Any]] = defaultdict(lambda: {"certs": 0})
+    try:
+        for pkt in cap:
+            ip = pkt.ip.src if hasattr(pkt, "ip") else pkt.ipv6.src
+            dst = pkt.ip.dst if hasattr(pkt, "ip") else pkt.ipv6.dst
+            sport, dport = pkt.tcp.srcport, pkt.tcp.dstport
+            for layer in pkt.get_multiple_layers("tls"):
+                types = _fields(layer, "handshake_type")
+                if "1" in types:
+                    view = out[f"{ip}:{sport}"]
+                    sni = _fields(layer, "handshake_extensions_server_name")
+                    view["sni"] = sni[0] if sni else None
+                    view["versions"] = [
+                        int(v, 16) for v in _fields(layer, "handshake_extensions_supported_version")
+                    ]
+                if "2" in types:
+                    view = out[f"{dst}:{dport}"]
+                    view["suite"] = int(_fields(layer, "handshake_ciphersuite")[0], 16)
+                    sv = _fields(layer, "handshake_extensions_supported_version")
+                    view["version"] = (
+                        int(sv[0], 16) if sv else int(_fields(layer, "handshake_version")[0], 16)
+                    )
+                if "11" in types:
+                    out[f"{dst}:{dport}"]["certs"] = len(_fields(layer, "handshake_certificate"))
+    finally:
+        cap.close()
+        loop.close()
+    return dict(out)
+
+
+@pytest.mark.tshark
+@pytest.mark.parametrize("name", FILES)
+def test_same_as_wireshark(name: str) -> None:
+    path = CAPTURES / name
+    if not path.exists():
+        pytest.skip(f"{path} missing")
+    ours = {
+        f.client: f for f in read_capture(path, ReadOptions(), ReadResult()) if f.tls and f.tls.client_hello
+    }
+    theirs = wireshark_view(path)
+    assert len(theirs) >= 2  # the oracle really saw handshakes
+    assert set(theirs) == set(ours)
+    for client, want in theirs.items():
+        tls = ours[client].tls
+        assert tls is not None and tls.client_hello is not None
+        assert tls.client_hello.server_name == want.get("sni"), client
+        assert list(tls.client_hello.supported_versions) == want.get("versions", []), client
+        if "suite" in want:
+            assert tls.cipher_suite == want["suite"], client
+            assert tls.version == want["version"], client
+        cleartext = len(tls.certificates) if tls.certificates_visibility == "cleartext" else 0
+        assert cleartext == want["certs"], client
