@@ -93,9 +93,10 @@ VERSION_OBSOLETE = Rule(
 
 def check_version_obsolete(flow: Flow) -> list[Finding]:
     seen = negotiated(flow)
-    if seen is None or seen[2] is None:
+    # An SSL 2.0 server answers with an SSLv2 SERVER-HELLO, not a ServerHello: the version is all there is.
+    version = seen[2] if seen is not None else (flow.tls.version if flow.tls is not None else None)
+    if version is None:
         return []
-    version = seen[2]
     severity = _OBSOLETE_VERSION_SEVERITY.get(version)
     if severity is None:
         return []
