@@ -197,6 +197,7 @@ def test_sniffer_loopback_frames_once_each(echo_port: int) -> None:
     )  # the outgoing copy on lo is skipped, as libpcap does
     ts = [t for t, _, _, _ in frames]
     assert ts == sorted(ts) and abs(ts[0] - time.time()) < 10
+    assert cap.buffer_bytes >= 1 << 20  # not scapy's 64 KiB: bursts must not overflow the socket
     st = cap.stats()
     assert st["kernel_stats"] is True and st["kernel_dropped"] == 0 and st["captured"] == len(frames)
     eng = Engine()

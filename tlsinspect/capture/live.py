@@ -76,6 +76,10 @@ _AUXDATA = struct.Struct("IIIHHHH")  # status, len, snaplen, mac, net, vlan_tci,
 _TIMESPEC = struct.Struct("qq")
 _STATS = struct.Struct("II")
 _SNAP = 262144
+_SO_RCVBUFFORCE = 33
+DEFAULT_BUFFER = 64 << 20
+"""Socket receive buffer for a live capture (scapy's default, 64 KiB, drops frames at a few hundred TLS
+connections per second on loopback)."""
 _ANC = socket.CMSG_SPACE(_AUXDATA.size) + socket.CMSG_SPACE(_TIMESPEC.size) + 64
 
 
@@ -210,6 +214,8 @@ class LiveCapture:
         queue_size: frames the queue holds; beyond it frames are dropped and counted in `queue_dropped`.
         count: stop after this many frames were captured (0: no limit).
         promisc: put the interface in promiscuous mode.
+        buffer_size: kernel receive buffer asked for, in bytes; it absorbs bursts while the analysis holds the
+            GIL. Above net.core.rmem_max it needs CAP_NET_ADMIN (SO_RCVBUFFORCE), else rmem_max is used.
 
     `open()` raises CaptureError for an unknown interface, a bad filter or missing permission; `start()` runs
     the thread; `stop()` ends it and closes the socket. Consume `queue`; `done` is set once the thread has
@@ -224,11 +230,15 @@ class LiveCapture:
         queue_size: int = 20_000,
         count: int = 0,
         promisc: bool = False,
+        buffer_size: int = DEFAULT_BUFFER,
     ) -> None:
         self.iface = iface
         self.bpf = bpf
         self.count = count
         self.promisc = promisc
+        self.buffer_size = buffer_size
+        self.buffer_bytes = 0
+        """The socket receive buffer the kernel granted (SO_RCVBUF as read back)."""
         self.queue: queue.Queue[LiveFrame] = queue.Queue(maxsize=queue_size)
         self.queue_size = queue_size
         self.link_type = 1
@@ -279,6 +289,7 @@ class LiveCapture:
                 ) from e
             raise CaptureError(f"cannot capture on {self.iface}: {e.strerror or e}") from e
         self._fd = self._sock.ins
+        self.buffer_bytes = _grow_buffer(self._fd, self.buffer_size)
         hatype = self._fd.getsockname()[3]
         self.link_type = ARPHRD_TO_LINKTYPE.get(hatype, self.link_type)
         # On loopback every packet passes twice (out, then in); keep the incoming copy as libpcap does.
@@ -378,6 +389,20 @@ class LiveCapture:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _grow_buffer(fd: socket.socket, size: int) -> int:
+    """Ask for a `size`-byte receive buffer (forced past rmem_max when allowed); returns what was granted."""
+    for opt in (_SO_RCVBUFFORCE, socket.SO_RCVBUF):
+        try:
+            fd.setsockopt(socket.SOL_SOCKET, opt, size)
+            break
+        except OSError:
+            continue
+    try:
+        return int(fd.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    except OSError:
+        return 0
 
 
 def _ancillary(anc: list[tuple[int, int, bytes]], data: bytes) -> tuple[float, int]:
