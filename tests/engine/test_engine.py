@@ -69,9 +69,13 @@ def test_tls13_decrypted_with_keylog(tls13: tuple[list[tuple[bool, bytes]], Path
     assert (ex.method, ex.uri, ex.status, ex.inside_tls) == ("GET", "/secret/path", 200, True)
 
 
-def test_tls13_wrong_keylog_gives_reason(tls13: tuple[list[tuple[bool, bytes]], Path], tmp_path: Path) -> None:
+def test_tls13_wrong_keylog_gives_reason(
+    tls13: tuple[list[tuple[bool, bytes]], Path], tmp_path: Path
+) -> None:
     writes, _ = tls13
-    _, flows = run(tcp_frames(writes), keylog=KeyLog.parse("CLIENT_RANDOM " + "00" * 32 + " " + "11" * 48 + "\n"))
+    _, flows = run(
+        tcp_frames(writes), keylog=KeyLog.parse("CLIENT_RANDOM " + "00" * 32 + " " + "11" * 48 + "\n")
+    )
     tls = flows[0].tls
     assert tls is not None and not tls.decrypted
     assert tls.decryption is not None and "no secret" in tls.decryption
@@ -125,7 +129,9 @@ def test_out_of_order_and_duplicates_reassemble(tls12: tuple[list[tuple[bool, by
 def test_missing_syn_roles_from_content(tls12: tuple[list[tuple[bool, bytes]], Path]) -> None:
     writes, _ = tls12
     # Server port above client port, and no SYN: the ClientHello still decides who is the client.
-    frames = tcp_frames(writes, handshake=False, client=(bytes([10, 0, 0, 1]), 443), server=(bytes([10, 0, 0, 2]), 50000))
+    frames = tcp_frames(
+        writes, handshake=False, client=(bytes([10, 0, 0, 1]), 443), server=(bytes([10, 0, 0, 2]), 50000)
+    )
     _, flows = run(frames)
     f = flows[0]
     assert f.client == "10.0.0.1:443" and f.server == "10.0.0.2:50000"
@@ -200,3 +206,30 @@ def test_starttls_after_cleartext_preamble(tls12: tuple[list[tuple[bool, bytes]]
     tls = flows[0].tls
     assert tls is not None and tls.client_hello is not None and tls.server_hello is not None
     assert tls.certificates[0].subject == "CN=test.example"
+
+
+@pytest.mark.corpus
+def test_quic_handshake_space_decrypted_with_keylog() -> None:
+    """illustrated-quic (RFC 9001 walk-through): with its key log the server's certificate is read."""
+    from tlsinspect.capture.files import CaptureFile
+
+    base = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "illustrated-quic"
+    eng = Engine(keylog=KeyLog.from_file(base / "keylog.txt"))
+    with CaptureFile(base / "capture.pcap") as cap:
+        for fr in cap:
+            eng.process(fr.number, fr.ts, fr.link_type, fr.data)
+    [flow] = list(eng.finish())
+    assert flow.app_protocol == "quic" and flow.tls is not None
+    assert flow.tls.client_hello is not None and flow.tls.client_hello.ja4.startswith("q13")
+    assert flow.tls.certificates_visibility == "decrypted"
+    assert [c.sha256 for c in flow.tls.certificates] == [
+        "c66414aaf6eb0445ccbf2769c0f5ed68dd8940563bf4ebb4b59cdc14d7d71e91"
+    ]
+    # Without the key log the certificate stays hidden, and nothing is guessed.
+    eng = Engine()
+    with CaptureFile(base / "capture.pcap") as cap:
+        for fr in cap:
+            eng.process(fr.number, fr.ts, fr.link_type, fr.data)
+    [flow] = list(eng.finish())
+    assert flow.tls is not None and flow.tls.certificates == ()
+    assert flow.tls.certificates_visibility == "encrypted"

@@ -18,6 +18,7 @@ from typing import Any
 
 from tlsinspect.decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Datagram, PacketDecoder, Segment
 from tlsinspect.engine.flow import FlowState
+from tlsinspect.engine.tls_conn import TlsConnection
 from tlsinspect.errors import DecodeError
 from tlsinspect.model import Anomaly, Flow
 from tlsinspect.parse.keylog import KeyLog
@@ -219,12 +220,30 @@ class Engine:
         else:
             fs.bytes_b += len(payload)
         from_client = from_a == fs.client_is_a
-        for fc, data, frame in fs.quic.feed(payload, from_client, number):
+        quic = fs.quic
+        for fc, data, frame in quic.feed(payload, from_client, number):
             if fs.tls is None:
-                from tlsinspect.engine.tls_conn import TlsConnection
-
                 fs.tls = TlsConnection(keylog=None, transport="q")
-            fs.tls.crypto_data(fc, data, frame)
+            fs.tls.crypto_data(fc, data, frame, decrypted=bool(fs.extra.get("quic_keys")))
+        if quic.wants_handshake_keys and self.keylog and fs.tls is not None and "quic_keys" not in fs.extra:
+            self._quic_handshake_keys(fs)
+
+    def _quic_handshake_keys(self, fs: FlowState) -> None:
+        """With a key log, open the QUIC Handshake space once the hellos say which secrets and suite to use."""
+        tls = fs.tls
+        assert tls is not None and fs.quic is not None
+        ch, sh = tls.client_hello, tls.server_hello
+        if ch is None or sh is None:
+            return
+        secrets = self.keylog.secrets(ch.random)
+        c, s = secrets.get("CLIENT_HANDSHAKE_TRAFFIC_SECRET"), secrets.get("SERVER_HANDSHAKE_TRAFFIC_SECRET")
+        if c is None or s is None:
+            fs.extra["quic_keys"] = False
+            tls.decryption = "no handshake secrets for this client_random"
+            return
+        fs.extra["quic_keys"] = True
+        for fc, data, frame in fs.quic.set_handshake_secrets(c, s, sh.cipher_suite):
+            tls.crypto_data(fc, data, frame, decrypted=True)
 
     def _new_flow(self, key: tuple[Any, ...], transport: str, number: int, ts: float) -> FlowState:
         if len(self.flows) >= self.max_flows:

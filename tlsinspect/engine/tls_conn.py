@@ -169,10 +169,17 @@ class TlsConnection:
             self.app_records[i] += 1
             self.app_bytes[i] += len(body)
 
-    def crypto_data(self, from_client: bool, data: bytes, frame: int) -> None:
-        """Handshake bytes without a record layer (QUIC CRYPTO frames)."""
+    def crypto_data(self, from_client: bool, data: bytes, frame: int, *, decrypted: bool = False) -> None:
+        """Handshake bytes without a record layer (QUIC CRYPTO frames); `decrypted` for the Handshake space."""
         self._rv = 0
-        self._handshake_bytes(from_client, data, frame)
+        if decrypted:
+            self._inner = True
+            self.decrypted_records += 1
+            self.decryption = "decrypted"
+        try:
+            self._handshake_bytes(from_client, data, frame)
+        finally:
+            self._inner = False
 
     # -- handshake reassembly ---------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from tlsinspect.errors import DecodeError
 from tlsinspect.model import Anomaly
@@ -739,6 +739,44 @@ class _CryptoStream:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Handshake-space keys (from a key log)
+
+HANDSHAKE_SUITES: dict[int, tuple[int, str]] = {
+    0x1301: (16, "aes"),  # TLS_AES_128_GCM_SHA256
+    0x1302: (32, "aes"),  # TLS_AES_256_GCM_SHA384
+    0x1303: (32, "chacha20"),  # TLS_CHACHA20_POLY1305_SHA256
+}
+"""TLS 1.3 suite -> (key length, header-protection cipher) for QUIC packet protection (RFC 9001 §5.3)."""
+MAX_HELD_HANDSHAKE_PACKETS = 32
+
+
+class PacketKeys:
+    """AEAD and header protection for one direction of a space other than Initial (keys from a key log)."""
+
+    __slots__ = ("iv", "hp", "cipher", "_aead")
+
+    def __init__(self, secret: bytes, version: int, suite: int) -> None:
+        key_len, cipher = HANDSHAKE_SUITES[suite]
+        key, self.iv, self.hp = derive_packet_keys(secret, version, key_len)
+        self.cipher = cipher
+        self._aead = ChaCha20Poly1305(key) if cipher == "chacha20" else AESGCM(key)
+
+    def open_packet(self, datagram: bytes, header: LongHeader, largest_pn: int) -> tuple[int, bytes]:
+        """(packet number, decrypted payload) of the packet `header` describes. Raises DecodeError."""
+        packet = datagram[header.offset : header.end]
+        pn_offset = header.pn_offset - header.offset
+        plain_header, pn_len, truncated = remove_header_protection(
+            packet, pn_offset, self.hp, cipher=self.cipher
+        )
+        pn = decode_packet_number(truncated, pn_len, largest_pn)
+        nonce = (int.from_bytes(self.iv, "big") ^ pn).to_bytes(12, "big")
+        try:
+            return pn, self._aead.decrypt(nonce, bytes(packet[pn_offset + pn_len :]), plain_header)
+        except InvalidTag:
+            raise DecodeError("Handshake packet authentication failed") from None
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The connection
 
 
@@ -774,6 +812,11 @@ class QuicConnection:
         self._anomalies: list[Anomaly] = []
         self._kind_counts: dict[str, int] = {}
         self._anomalies_dropped = 0
+        self._hs_keys: tuple[PacketKeys, PacketKeys] | None = None  # (server, client)
+        self._hs_streams = (_CryptoStream(max_crypto_bytes), _CryptoStream(max_crypto_bytes))
+        self._hs_largest_pn = [-1, -1]
+        self._held_handshake: list[tuple[bytes, LongHeader, bool, int]] = []
+        self.handshake_decrypted = 0
 
     # -- public ------------------------------------------------------------------------------------------------
 
@@ -795,6 +838,40 @@ class QuicConnection:
             self._feed(bytes(datagram), from_client, frame, out)
         except Exception as exc:  # noqa: BLE001 - a bug must not take the engine down; the fuzz tests look for it
             self._anomaly("quic-internal-error", f"internal error on QUIC datagram: {exc!r}", frame)
+        return out
+
+    @property
+    def wants_handshake_keys(self) -> bool:
+        """Handshake packets were seen and no keys were given yet."""
+        return self._hs_keys is None and bool(self._held_handshake)
+
+    def set_handshake_secrets(
+        self, client_secret: bytes, server_secret: bytes, cipher_suite: int
+    ) -> list[tuple[bool, bytes, int]]:
+        """Give the TLS 1.3 handshake traffic secrets (from a key log) for the Handshake space.
+
+        Handshake packets held so far are decrypted at once; their CRYPTO bytes (EncryptedExtensions,
+        Certificate, CertificateVerify, Finished) are returned like `feed`'s. Later ones come out of `feed`.
+        """
+        out: list[tuple[bool, bytes, int]] = []
+        if self._hs_keys is not None or self.version is None:
+            return out
+        if cipher_suite not in HANDSHAKE_SUITES:
+            self._anomaly(
+                "quic-handshake-unsupported", f"cipher suite 0x{cipher_suite:04x} not supported", None
+            )
+            return out
+        try:
+            self._hs_keys = (
+                PacketKeys(server_secret, self.version, cipher_suite),
+                PacketKeys(client_secret, self.version, cipher_suite),
+            )
+        except ValueError as exc:
+            self._anomaly("quic-handshake-keys", f"bad handshake secret: {exc}", None)
+            return out
+        held, self._held_handshake = self._held_handshake, []
+        for datagram, header, from_client, frame in held:
+            self._on_handshake(datagram, header, from_client, frame, out)
         return out
 
     # -- internals ---------------------------------------------------------------------------------------------
@@ -895,6 +972,10 @@ class QuicConnection:
                 self._on_initial(datagram, header, from_client, frame, out)
             elif header.packet_type == HANDSHAKE:
                 self.handshake_packets += 1
+                if self._hs_keys is not None:
+                    self._on_handshake(datagram, header, from_client, frame, out)
+                elif len(self._held_handshake) < MAX_HELD_HANDSHAKE_PACKETS:
+                    self._held_handshake.append((datagram, header, from_client, frame))
             else:
                 self.zero_rtt_packets += 1
             pos = header.end
@@ -1003,6 +1084,35 @@ class QuicConnection:
                     + ")",
                     frame,
                 )
+
+    def _on_handshake(
+        self,
+        datagram: bytes,
+        header: LongHeader,
+        from_client: bool,
+        frame: int,
+        out: list[tuple[bool, bytes, int]],
+    ) -> None:
+        assert self._hs_keys is not None
+        side = 1 if from_client else 0
+        try:
+            pn, payload = self._hs_keys[side].open_packet(datagram, header, self._hs_largest_pn[side])
+        except DecodeError as exc:
+            self._anomaly("quic-handshake-undecryptable", f"Handshake packet: {exc}", frame)
+            return
+        self.handshake_decrypted += 1
+        self._hs_largest_pn[side] = max(self._hs_largest_pn[side], pn)
+        frames, problem = parse_frames(payload)
+        if problem is not None:
+            self._anomaly("quic-frame-malformed", f"Handshake packet {pn}: {problem}", frame)
+        stream = self._hs_streams[side]
+        for item in frames:
+            if isinstance(item, CryptoFrame):
+                new, trouble = stream.add(item.offset, item.data)
+                if trouble is not None:
+                    self._anomaly("quic-crypto-inconsistent", trouble, frame)
+                if new:
+                    out.append((from_client, new, frame))
 
     def _rederive(
         self, datagram: bytes, header: LongHeader, from_client: bool, frame: int
