@@ -43,7 +43,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from tlsinspect.model import Exposure, HttpExchange, TlsInfo
 
@@ -166,8 +166,27 @@ PUBLIC_KINDS: frozenset[str] = frozenset({"sni", "alpn", "certificate-name", "ht
 
 
 def shown_value(kind: str, value: str, show_secrets: bool) -> str:
-    """The value as the writers print it: anything but a public name is masked unless `show_secrets`."""
-    return value if show_secrets or kind in PUBLIC_KINDS else mask(value)
+    """The value as the writers print it: anything but a public name is masked unless `show_secrets`, and
+    credential-named query parameters inside a request line are masked too."""
+    if show_secrets:
+        return value
+    if kind in PUBLIC_KINDS:
+        return redact_uri(value) if kind == "http-request" else value
+    return mask(value)
+
+
+def redact_uri(uri: str) -> str:
+    """`uri` with the values of credential-named query parameters masked (`?token=ab****yz`), else unchanged."""
+    path, sep, query = uri.partition("?")
+    if not sep:
+        return uri
+    parts = []
+    for part in query.split("&"):
+        name, eq, value = part.partition("=")
+        if eq and value and is_secret_param(unquote_plus(name)):
+            part = f"{name}={mask(value)}"
+        parts.append(part)
+    return path + sep + "&".join(parts)
 
 
 def mask(value: str) -> str:

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tlsinspect.analysis.exposures import CREDENTIAL_KINDS, SECRET_KINDS, mask
+from tlsinspect.analysis.exposures import CREDENTIAL_KINDS, SECRET_KINDS, mask, shown_value
 from tlsinspect.model import Exposure, Finding, Flow, HttpExchange
 from tlsinspect.registry import cipher_suite_name, version_name
 
@@ -45,7 +45,7 @@ def _cipher_label(code: int | None) -> str | None:
 
 
 def _show(e: Exposure, show_secrets: bool) -> str:
-    return e.value if show_secrets or e.kind not in SECRET_KINDS else mask(e.value)
+    return shown_value(e.kind, e.value, show_secrets)
 
 
 def observer_view(flow: Flow, *, show_secrets: bool = False) -> dict[str, list[Any]]:
@@ -375,7 +375,7 @@ def _rule_cleartext_hop(
     for ex in flow.http:
         if ex.inside_tls or not ex.uri or not ex.method:
             continue
-        key = f"{ex.method} {ex.uri}"
+        key = f"{_strip_port(ex.host or '')} {ex.method} {ex.uri}"
         other = inside_paths.get(key)
         if other is not None and other != flow.id:
             return [
@@ -384,7 +384,7 @@ def _rule_cleartext_hop(
                     severity="medium",
                     title="A request sent inside TLS elsewhere travels here in cleartext",
                     detail="The same request was seen inside TLS on another connection: a cleartext hop behind a TLS-terminating proxy.",
-                    evidence=f"{key} (frame {ex.frame}), inside TLS on flow {other}",
+                    evidence=f"{ex.method} {ex.uri} (frame {ex.frame}), inside TLS on flow {other}",
                 )
             ]
     return []
@@ -411,7 +411,9 @@ def cross_flow_findings(
                 inside_secrets.setdefault(e.value, f.id)
         for ex in f.http:
             if ex.inside_tls and ex.method and ex.uri and not _is_trivial_path(ex.uri):
-                inside_paths.setdefault(f"{ex.method} {ex.uri}", f.id)
+                # Keyed by host too: a common path on two unrelated sites is not a proxy hop. A proxy that
+                # forwards the client's Host header (as most do) keeps the key equal on both hops.
+                inside_paths.setdefault(f"{_strip_port(ex.host or '')} {ex.method} {ex.uri}", f.id)
     out: dict[int, tuple[Finding, ...]] = {}
     for flow in flows:
         found: list[Finding] = []

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tlsinspect.analysis.exposures import PUBLIC_KINDS, shown_value
+from tlsinspect.analysis.exposures import PUBLIC_KINDS, redact_uri, shown_value
 from tlsinspect.analysis.observer import observer_view
 from tlsinspect.model import CaptureInfo, Flow, Summary
 from tlsinspect.output.jsonout import rfc3339
@@ -150,7 +150,8 @@ class TextWriter:
         for h in f.http:
             where = "inside TLS" if h.inside_tls else Text("CLEARTEXT", style="bold red")
             line = Text()
-            line.append(f"{h.method or '?'} {h.host or ''}{h.uri or ''} ")
+            uri = (h.uri or "") if self.show_secrets else redact_uri(h.uri or "")
+            line.append(f"{h.method or '?'} {h.host or ''}{_oneline(uri)} ")
             line.append(f"→ {h.status if h.status is not None else '(no response)'} ")
             line.append(where if isinstance(where, Text) else Text(where, style="dim"))
             t.add_row(f"HTTP (frame {h.frame})", line)
