@@ -297,3 +297,15 @@ def test_websocket_cleartext() -> None:
 
 def test_no_findings_for_plain_tls_flow() -> None:
     assert cross_flow_findings([flow(1, tls=tls_info(), port=443)]) == {}
+
+
+def test_cleartext_hop_not_for_a_common_path_on_another_site() -> None:
+    """GET /account inside TLS on shop.example and in clear on www.example is not a proxy hop."""
+    front = flow(
+        1, tls=tls_info(decrypted=True), http=(get("/account", inside=True, host="shop.example"),), port=443
+    )
+    other_site = flow(2, http=(get("/account", host="www.example"),), client_ip="10.1.1.2")
+    same_site = flow(3, http=(get("/account", host="shop.example:8080"),), client_ip="10.1.1.2")
+    found = cross_flow_findings([front, other_site, same_site])
+    assert "http.cleartext-hop" not in rules(found, 2)
+    assert [f.severity for f in found[3] if f.rule == "http.cleartext-hop"] == ["medium"]

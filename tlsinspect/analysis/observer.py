@@ -350,8 +350,17 @@ def _rule_insecure_subresource(flow: Flow, tls_flows: Sequence[Flow], window: fl
     return []
 
 
+def _is_distinctive(uri: str) -> bool:
+    path, _, query = uri.partition("?")
+    return bool(query) or len([seg for seg in path.split("/") if seg]) >= 3
+
+
 def _rule_cleartext_hop(
-    flow: Flow, inside_secrets: dict[str, int], inside_paths: dict[str, int], show_secrets: bool
+    flow: Flow,
+    inside_secrets: dict[str, int],
+    inside_paths: dict[str, int],
+    inside_hosts: dict[str, str],
+    show_secrets: bool,
 ) -> list[Finding]:
     secret_hits = [
         e
@@ -375,9 +384,12 @@ def _rule_cleartext_hop(
     for ex in flow.http:
         if ex.inside_tls or not ex.uri or not ex.method:
             continue
-        key = f"{_strip_port(ex.host or '')} {ex.method} {ex.uri}"
+        key = f"{ex.method} {ex.uri}"
         other = inside_paths.get(key)
-        if other is not None and other != flow.id:
+        # A short common path ("/account") on two unrelated sites is not a proxy hop: across different hosts
+        # only a distinctive request (a query string, or three or more path segments) counts.
+        same_host = inside_hosts.get(key) == _strip_port(ex.host or "")
+        if other is not None and other != flow.id and (same_host or _is_distinctive(ex.uri)):
             return [
                 Finding(
                     rule="http.cleartext-hop",
@@ -405,15 +417,15 @@ def cross_flow_findings(
     )
     inside_secrets: dict[str, int] = {}
     inside_paths: dict[str, int] = {}
+    inside_hosts: dict[str, str] = {}
     for f in flows:
         for e in f.exposures:
             if e.inside_tls and e.kind in SECRET_KINDS and len(e.value) >= 6:
                 inside_secrets.setdefault(e.value, f.id)
         for ex in f.http:
             if ex.inside_tls and ex.method and ex.uri and not _is_trivial_path(ex.uri):
-                # Keyed by host too: a common path on two unrelated sites is not a proxy hop. A proxy that
-                # forwards the client's Host header (as most do) keeps the key equal on both hops.
-                inside_paths.setdefault(f"{_strip_port(ex.host or '')} {ex.method} {ex.uri}", f.id)
+                inside_paths.setdefault(f"{ex.method} {ex.uri}", f.id)
+                inside_hosts.setdefault(f"{ex.method} {ex.uri}", _strip_port(ex.host or ""))
     out: dict[int, tuple[Finding, ...]] = {}
     for flow in flows:
         found: list[Finding] = []
@@ -425,7 +437,7 @@ def cross_flow_findings(
             found += _rule_redirects(flow)
             found += _rule_mixed_host(flow, snis)
             found += _rule_insecure_subresource(flow, tls_flows, subresource_window_s)
-        found += _rule_cleartext_hop(flow, inside_secrets, inside_paths, show_secrets)
+        found += _rule_cleartext_hop(flow, inside_secrets, inside_paths, inside_hosts, show_secrets)
         unique: dict[tuple[str, str], Finding] = {}
         for finding in found:
             unique.setdefault((finding.rule, finding.evidence), finding)
