@@ -77,7 +77,7 @@ def test_capture_invariants(path: Path) -> None:
     assert eng.counts["frames"] == cap.frames_read
     assert eng.accounted() == eng.counts["frames"]
     in_flows = sum(f.frames for f in flows)
-    assert in_flows == eng.counts["tcp"] + eng.counts["quic"]
+    assert in_flows == eng.counts["tcp"] + eng.counts["udp_flow"]
     assert [f.id for f in flows] == list(range(1, len(flows) + 1))
     assert [f.first_frame for f in flows] == sorted(f.first_frame for f in flows)
     internal = [a for f in flows for a in f.anomalies if a.kind == "internal-error"]

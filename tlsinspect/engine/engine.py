@@ -21,6 +21,7 @@ from tlsinspect.engine.flow import FlowState
 from tlsinspect.engine.tls_conn import TlsConnection
 from tlsinspect.errors import DecodeError
 from tlsinspect.model import Anomaly, Flow
+from tlsinspect.parse.dtls import DtlsConnection, looks_like_dtls
 from tlsinspect.parse.keylog import KeyLog
 from tlsinspect.parse.quic import QuicConnection, looks_like_quic
 
@@ -29,6 +30,11 @@ CLOSED_LINGER = 2.0
 MAX_CAPTURE_ANOMALIES = 200
 
 Analyser = Callable[[Flow], Flow]
+
+
+def _is_dtls_server_first(payload: bytes) -> bool:
+    """A DTLS datagram whose first handshake message is a server's (HelloVerifyRequest, ServerHello)."""
+    return len(payload) > 13 and payload[0] == 22 and payload[1] == 0xFE and payload[13] in (2, 3)
 
 
 class Engine:
@@ -59,7 +65,7 @@ class Engine:
             "frames": 0,
             "bytes": 0,
             "tcp": 0,
-            "quic": 0,
+            "udp_flow": 0,
             "udp_other": 0,
             "not_ip": 0,
             "other_transport": 0,
@@ -203,15 +209,25 @@ class Engine:
             from_a = False
         fs = self.flows.get(key)
         if fs is None:
-            if not looks_like_quic(payload):
+            if looks_like_quic(payload):
+                fs = self._new_flow(key, "udp", number, ts)
+                fs.proto = "quic"
+                fs.quic = QuicConnection()
+            elif looks_like_dtls(payload):
+                fs = self._new_flow(key, "udp", number, ts)
+                fs.proto = "dtls"
+                fs.dtls = DtlsConnection()
+            else:
                 self.counts["udp_other"] += 1
                 return
-            fs = self._new_flow(key, "udp", number, ts)
-            fs.client_is_a = from_a
+            # The first datagram of a QUIC or DTLS flow is the client's (Initial / ClientHello), unless it is
+            # visibly a server's handshake message (a capture that starts mid-way).
+            fs.client_is_a = from_a if not _is_dtls_server_first(payload) else not from_a
             fs.roles_fixed = True
-            fs.proto = "quic"
-            fs.quic = QuicConnection()
-        self.counts["quic"] += 1
+        self.counts["udp_flow"] += 1
+        if fs.dtls is not None:
+            self._dtls(fs, from_a, payload, number, ts)
+            return
         fs.last_frame = number
         fs.last_ts = ts
         fs.frames += 1
@@ -227,6 +243,26 @@ class Engine:
             fs.tls.crypto_data(fc, data, frame, decrypted=bool(fs.extra.get("quic_keys")))
         if quic.wants_handshake_keys and self.keylog and fs.tls is not None and "quic_keys" not in fs.extra:
             self._quic_handshake_keys(fs)
+
+    def _dtls(self, fs: FlowState, from_a: bool, payload: bytes, number: int, ts: float) -> None:
+        fs.last_frame = number
+        fs.last_ts = ts
+        fs.frames += 1
+        if from_a:
+            fs.bytes_a += len(payload)
+        else:
+            fs.bytes_b += len(payload)
+        from_client = from_a == fs.client_is_a
+        dtls = fs.dtls
+        n_alerts = len(dtls.alerts)
+        messages = dtls.feed(payload, from_client, number)
+        if fs.tls is None and (messages or len(dtls.alerts) > n_alerts):
+            fs.tls = TlsConnection(keylog=None, transport="d")
+        assert fs.tls is not None or not messages
+        for fc, data, frame in messages:
+            fs.tls.crypto_data(fc, data, frame, record_version=dtls.version or 0)  # type: ignore[union-attr]
+        for fc, level, desc, frame in dtls.alerts[n_alerts:]:
+            fs.tls.add_alert(fc, level, desc, frame)  # type: ignore[union-attr]
 
     def _quic_handshake_keys(self, fs: FlowState) -> None:
         """With a key log, open the QUIC Handshake space once the hellos say which secrets and suite to use."""

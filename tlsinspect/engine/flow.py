@@ -73,6 +73,7 @@ class FlowState:
         "sniffed",
         "keylog",
         "quic",
+        "dtls",
         "isn_client",
         "extra",
         "replay",
@@ -104,6 +105,7 @@ class FlowState:
         self.sniffed = [0, 0]  # bytes examined per side (b, a)
         self.keylog: Any = None
         self.quic: Any = None
+        self.dtls: Any = None
         self.isn_client: int | None = None
         self.extra: dict[str, Any] = {}
         self.replay: list[tuple[bool, bytes, int]] = []
@@ -274,6 +276,8 @@ class FlowState:
                 proto = "websocket"
         if self.quic is not None:
             anomalies.extend(self.quic.anomalies)
+        if self.dtls is not None:
+            anomalies.extend(self.dtls.anomalies)
         if self.dir_a.overflow or self.dir_b.overflow:
             anomalies.append(
                 Anomaly(

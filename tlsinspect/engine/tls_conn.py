@@ -52,6 +52,7 @@ MAX_EARLY_RECORDS = 256
 MAX_ANOMALIES = 64
 
 TLS13 = 0x0304
+DTLS13 = 0xFEFC
 
 
 class TlsConnection:
@@ -169,9 +170,12 @@ class TlsConnection:
             self.app_records[i] += 1
             self.app_bytes[i] += len(body)
 
-    def crypto_data(self, from_client: bool, data: bytes, frame: int, *, decrypted: bool = False) -> None:
-        """Handshake bytes without a record layer (QUIC CRYPTO frames); `decrypted` for the Handshake space."""
-        self._rv = 0
+    def crypto_data(
+        self, from_client: bool, data: bytes, frame: int, *, decrypted: bool = False, record_version: int = 0
+    ) -> None:
+        """Handshake bytes without a TLS record layer (QUIC CRYPTO frames, reassembled DTLS messages);
+        `decrypted` for the QUIC Handshake space, `record_version` the DTLS record's version."""
+        self._rv = record_version
         if decrypted:
             self._inner = True
             self.decrypted_records += 1
@@ -337,6 +341,10 @@ class TlsConnection:
 
     # -- alerts ---------------------------------------------------------------------------------------------
 
+    def add_alert(self, from_client: bool, level: int, description: int, frame: int) -> None:
+        """A cleartext alert read outside the TLS record layer (DTLS)."""
+        self._alert(from_client, bytes((level, description)), frame, encrypted=False)
+
     def _alert(self, from_client: bool, body: bytes, frame: int, *, encrypted: bool) -> None:
         who = _who(from_client)
         if encrypted and len(body) == 2 and body[0] in (1, 2):
@@ -464,7 +472,7 @@ class TlsConnection:
 
     def _is_tls13(self) -> bool:
         v = self.version
-        return v is not None and (v == TLS13 or (v >> 8) == 0x7F or v in (0x7E01, 0x7E02, 0xFB1A))
+        return v is not None and (v in (TLS13, DTLS13) or (v >> 8) == 0x7F or v in (0x7E01, 0x7E02, 0xFB1A))
 
     def resumption(self) -> str | None:
         """How the session was resumed: "psk", "session-id", "ticket" or None."""
