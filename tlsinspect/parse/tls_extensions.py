@@ -162,7 +162,9 @@ def _status_request(data: bytes, ctx: str) -> Any:
     r = Reader(data)
     st = r.u8("status_type")
     if ctx == "ct":
-        return {"status_type": st, "response_length": len(r.vector(3, "ocsp_response"))}
+        resp = r.vector(3, "ocsp_response")
+        _done(r)
+        return {"status_type": st, "response_length": len(resp)}
     ids = r.vector(2, "responder_id_list")
     exts = r.vector(2, "request_extensions")
     _done(r)
