@@ -31,8 +31,6 @@ KNOWN_DIFFERENCES = {
     "suricata-verify/tls/tls13-draft14/tls13_draft14.pcap",
     # Synthetic captures whose ServerHello tshark finds in a stream we see as another protocol.
     "arkime/pcap/arkime_synthetic.pcap",
-    # Google QUIC T051: its handshake uses Google's own initial salt, not decrypted (named only).
-    "ndpi/pcap/quic_t51.pcap",
     # A ClientHello whose extensions block is one stray byte: tshark's JA3 stops early ("769,4-5-...,").
     "ndpi/pcap/tls_invalid_reads.pcap",
     # Fuzzed hellos repeating one random; tshark also lists the partial ones it could not finish parsing.

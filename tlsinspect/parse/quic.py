@@ -81,9 +81,16 @@ _SALT_D23 = bytes.fromhex("c3eef712c72ebb5a11a7d2432bb46365bef9f502")
 # draft-ietf-quic-tls-21/22 §5.2.
 _SALT_D22 = bytes.fromhex("7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a")
 
-# Google QUIC versions (ASCII in the version field). Detected and named only.
+# Google QUIC with TLS (T050, T051): IETF draft-29-style packet protection with Google's own Initial salts
+# (the published constants kT050Salt / kT051Salt of Chromium's QUIC implementation).
+VERSION_T050 = int.from_bytes(b"T050", "big")
+VERSION_T051 = int.from_bytes(b"T051", "big")
+_SALT_T050 = bytes.fromhex("7ff579e5acd07291558030 4c43a2367c60488310".replace(" ", ""))
+_SALT_T051 = bytes.fromhex("7a4edef4e7ccee5fa4506c19124fc8ccda6e033d")
+
+# Google QUIC versions with Google's own crypto handshake (ASCII in the version field). Detected and named only.
 _GQUIC_VERSIONS = frozenset(
-    int.from_bytes(tag.encode(), "big") for tag in ("Q043", "Q046", "Q050", "T050", "T051", "Q099", "T099")
+    int.from_bytes(tag.encode(), "big") for tag in ("Q043", "Q046", "Q050", "Q099", "T099")
 )
 
 MAX_CID_LENGTH = 20
@@ -116,6 +123,10 @@ def _salts_for(version: int) -> tuple[bytes, ...]:
     """Initial salts to try for a version, most likely first (empty when none is known)."""
     if version == VERSION_2:
         return (_SALT_V2,)
+    if version == VERSION_T051:
+        return (_SALT_T051,)
+    if version == VERSION_T050:
+        return (_SALT_T050,)
     if _is_grease_version(version):
         # Clients forcing Version Negotiation (RFC 9000 §6.3) protect their greased Initials with some real
         # version's salt: draft-29 (what Wireshark assumes) or v1 are the ones seen in the wild.
@@ -163,7 +174,7 @@ def quic_version_name(version: int | None) -> str:
     if version & 0xFFFFFF00 == 0xFACEB000:
         draft = _draft_number(version)
         return f"mvfst-{draft}" if draft is not None and draft != 34 else f"mvfst-0x{version:08x}"
-    if version in _GQUIC_VERSIONS:
+    if version in _GQUIC_VERSIONS or version in (VERSION_T050, VERSION_T051):
         return "gquic-" + version.to_bytes(4, "big").decode("ascii")
     if _is_grease_version(version):
         return "grease"
@@ -311,6 +322,7 @@ def _known_version(version: int) -> bool:
         version == VERSION_2
         or _draft_number(version) is not None
         or version in _GQUIC_VERSIONS
+        or version in (VERSION_T050, VERSION_T051)
         or _is_grease_version(version)
     )
 
@@ -583,11 +595,17 @@ Frame = CryptoFrame | AckFrame | CloseFrame | str
 """A parsed frame; PADDING runs and PING are the strings "padding" and "ping"."""
 
 
-def parse_frames(payload: bytes) -> tuple[list[Frame], str | None]:
+def crypto_frame_type(version: int | None) -> int:
+    """The CRYPTO frame's type: 0x06 (RFC 9000), but 0x08 in Google's T050/T051 (an earlier numbering)."""
+    return 0x08 if version in (VERSION_T050, VERSION_T051) else 0x06
+
+
+def parse_frames(payload: bytes, crypto_type: int = 0x06) -> tuple[list[Frame], str | None]:
     """Walk the frames of a decrypted Initial payload.
 
     Returns (frames, problem): `problem` is None when the payload parsed to its end, else a one-line reason
     (a frame not allowed in Initial packets, or a truncated frame); the frames before it are kept.
+    `crypto_type` is the CRYPTO frame type of the version (see `crypto_frame_type`).
     """
     frames: list[Frame] = []
     pos = 0
@@ -611,7 +629,7 @@ def parse_frames(payload: bytes) -> tuple[list[Frame], str | None]:
             elif ftype in (0x02, 0x03):
                 frame, pos = _parse_ack(payload, pos, ftype == 0x03)
                 frames.append(frame)
-            elif ftype == 0x06:
+            elif ftype == crypto_type:
                 crypto_offset, pos = _need_varint(payload, pos, "CRYPTO offset")
                 length, pos = _need_varint(payload, pos, "CRYPTO length")
                 if pos + length > n:
@@ -1050,7 +1068,7 @@ class QuicConnection:
                 return
         self.decrypted_packets += 1
         self._largest_pn[side] = max(self._largest_pn[side], packet.packet_number)
-        frames, problem = parse_frames(packet.payload)
+        frames, problem = parse_frames(packet.payload, crypto_frame_type(self.version))
         if problem is not None:
             self._anomaly("quic-frame-malformed", f"Initial packet {packet.packet_number}: {problem}", frame)
         stream = self._streams[side]
@@ -1102,7 +1120,7 @@ class QuicConnection:
             return
         self.handshake_decrypted += 1
         self._hs_largest_pn[side] = max(self._hs_largest_pn[side], pn)
-        frames, problem = parse_frames(payload)
+        frames, problem = parse_frames(payload, crypto_frame_type(self.version))
         if problem is not None:
             self._anomaly("quic-frame-malformed", f"Handshake packet {pn}: {problem}", frame)
         stream = self._hs_streams[side]
