@@ -246,7 +246,10 @@ class TlsConnection:
 
     def _server_hello(self, from_client: bool, body: bytes, frame: int) -> None:
         rv = self._record_version_hint(from_client)
-        sh = hs.parse_server_hello(body, frame=frame, record_version=rv)
+        problems: list[str] = []
+        sh = hs.parse_server_hello(body, frame=frame, record_version=rv, problems=problems)
+        for p in problems:
+            self.on_anomaly("tls-handshake-malformed", f"ServerHello: {p}", frame)
         full, md5 = ja3s(sh)
         sh = _replace(sh, ja3s_full=full, ja3s=md5)
         if sh.is_hrr:

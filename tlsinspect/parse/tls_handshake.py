@@ -222,8 +222,13 @@ def parse_sslv2_server_hello(msg: bytes) -> tuple[int, bytes | None, tuple[int, 
     return version, (cert if cert_type == 1 and cert else None), suites
 
 
-def parse_server_hello(body: bytes, *, frame: int, record_version: int) -> ServerHello:
-    """Decode a ServerHello body (a HelloRetryRequest has `is_hrr` set)."""
+def parse_server_hello(
+    body: bytes, *, frame: int, record_version: int, problems: list[str] | None = None
+) -> ServerHello:
+    """Decode a ServerHello body (a HelloRetryRequest has `is_hrr` set). Raises DecodeError.
+
+    With `problems` (a list), a malformed extensions block keeps the extensions read and notes the rest there.
+    """
     r = Reader(body)
     legacy_version = r.u16("legacy_version")
     random = r.take(32, "random")
@@ -237,9 +242,13 @@ def parse_server_hello(body: bytes, *, frame: int, record_version: int) -> Serve
         compression = r.u8("compression_method")
     is_hrr = random == HRR_RANDOM
     has_block = not r.eof()
-    exts = parse_extensions(r, "hrr" if is_hrr else "sh") if has_block else ()
-    if not r.eof():
-        raise DecodeError(f"{r.remaining} bytes after the ServerHello extensions")
+    ctx = "hrr" if is_hrr else "sh"
+    if problems is None:
+        exts = parse_extensions(r, ctx) if has_block else ()
+        if not r.eof():
+            raise DecodeError(f"{r.remaining} bytes after the ServerHello extensions")
+    else:
+        exts = _extensions_lenient(r, ctx, problems) if has_block else ()
     sv = _ext_value(exts, te.EXT_SUPPORTED_VERSIONS)
     alpn = _ext_value(exts, te.EXT_ALPN)
     ks = _ext_value(exts, te.EXT_KEY_SHARE)
