@@ -67,7 +67,16 @@ def observer_view(flow: Flow, *, show_secrets: bool = False) -> dict[str, list[A
     if tls is not None:
         ch = tls.client_hello
         if ch is not None:
-            see("TLS server name (SNI)", ch.server_name or "(none sent)")
+            ech = next((e for e in ch.extensions if e.type in (0xFE0D, 0xFFCE)), None)
+            if ech is not None and not (isinstance(ech.value, dict) and ech.value.get("type") == "inner"):
+                # Encrypted Client Hello: the SNI on the wire is the client-facing server's public name.
+                see("TLS server name (SNI) of the ECH outer hello", ch.server_name or "(none sent)")
+                hide(
+                    "the real server name",
+                    "Encrypted Client Hello: sent inside the encrypted inner ClientHello",
+                )
+            else:
+                see("TLS server name (SNI)", ch.server_name or "(none sent)")
             if ch.alpn:
                 see("ALPN protocols offered", ",".join(ch.alpn))
             if ch.ja4 or ch.ja3:
