@@ -69,11 +69,13 @@ def observer_view(flow: Flow, *, show_secrets: bool = False) -> dict[str, list[A
         if ch is not None:
             ech = next((e for e in ch.extensions if e.type in (0xFE0D, 0xFFCE)), None)
             if ech is not None and not (isinstance(ech.value, dict) and ech.value.get("type") == "inner"):
-                # Encrypted Client Hello: the SNI on the wire is the client-facing server's public name.
-                see("TLS server name (SNI) of the ECH outer hello", ch.server_name or "(none sent)")
+                # Encrypted Client Hello. Browsers also send a GREASE (fake) ECH extension, which looks the same on
+                # the wire, so we cannot tell whether the SNI below is the real name or a public front name.
+                see("TLS server name (SNI), with ECH offered", ch.server_name or "(none sent)")
                 hide(
-                    "the real server name",
-                    "Encrypted Client Hello: sent inside the encrypted inner ClientHello",
+                    "the real server name, if ECH was real (not GREASE)",
+                    "with a real ECH configuration the SNI above is the provider's public name and the real one "
+                    "travels in the encrypted inner ClientHello",
                 )
             else:
                 see("TLS server name (SNI)", ch.server_name or "(none sent)")
