@@ -180,6 +180,8 @@ def parse_sslv2_client_hello(msg: bytes, *, frame: int) -> ClientHello:
     specs = r.take(cs_len, "cipher_specs")
     session_id = r.take(sid_len, "session_id")
     challenge = r.take(ch_len, "challenge")
+    if not r.eof():
+        raise DecodeError(f"{r.remaining} bytes after the SSLv2 challenge")
     if not 16 <= ch_len <= 32:
         raise DecodeError(f"SSLv2 challenge of {ch_len} bytes")
     suites = tuple(int.from_bytes(specs[i : i + 3], "big") for i in range(0, cs_len, 3))
@@ -290,6 +292,8 @@ def parse_compressed_certificate(body: bytes) -> tuple[int, int, bytes]:
     alg = r.u16("algorithm")
     ulen = r.u24("uncompressed_length")
     data = r.vector(3, "compressed_certificate_message")
+    if not r.eof():
+        raise DecodeError(f"{r.remaining} bytes after the compressed certificate")
     return alg, ulen, data
 
 
@@ -326,4 +330,8 @@ def parse_new_session_ticket(body: bytes, *, tls13: bool) -> dict[str, int]:
         r.u32("ticket_age_add")
         r.vector(1, "ticket_nonce")
     ticket = r.vector(2, "ticket")
+    if tls13:
+        r.vector(2, "extensions")
+    if not r.eof():
+        raise DecodeError(f"{r.remaining} bytes after the NewSessionTicket")
     return {"lifetime": lifetime, "ticket_length": len(ticket)}
