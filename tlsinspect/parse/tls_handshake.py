@@ -300,6 +300,8 @@ def parse_compressed_certificate(body: bytes) -> tuple[int, int, bytes]:
 def parse_server_key_exchange(body: bytes, *, frame: int, kx: str, tls12: bool) -> KeyExchange:
     """ServerKeyExchange: the group (ECDHE) or the prime size (DHE) and, in TLS 1.2, the signature scheme."""
     r = Reader(body)
+    if kx.endswith("_PSK"):  # RFC 4279 §3 / RFC 5489 §2: the (EC)DH parameters follow the hint
+        r.vector(2, "psk_identity_hint")
     if kx.startswith("ECDH"):
         curve_type = r.u8("curve_type")
         if curve_type != 3:
