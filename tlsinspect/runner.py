@@ -16,7 +16,7 @@ from typing import Any
 from tlsinspect.analysis.observer import cross_flow_findings
 from tlsinspect.capture.files import TLS_KEY_LOG_SECRETS, CaptureFile
 from tlsinspect.engine.engine import Engine
-from tlsinspect.model import SEVERITIES, CaptureInfo, Flow, Summary
+from tlsinspect.model import SEVERITIES, Anomaly, CaptureInfo, Flow, Summary
 from tlsinspect.parse.keylog import KeyLog
 
 Progress = Callable[[int, int], None]
@@ -38,6 +38,8 @@ class ReadOptions:
     progress: Progress | None = None
     show_secrets: bool = False
     """Whether finding evidence may quote secrets unmasked."""
+    jobs: int = 1
+    """Worker processes; flows are sharded by their addresses and ports (tlsinspect.parallel)."""
 
 
 @dataclass
@@ -50,19 +52,76 @@ class ReadResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def read_capture(path: str | os.PathLike[str], opts: ReadOptions, result: ReadResult) -> Iterator[Flow]:
-    """Yield the flows of a capture file in order of first frame. Raises CaptureError if it cannot be opened."""
-    t0 = time.perf_counter()
+@dataclass
+class EngineRun:
+    """What reading a capture through the engine (or through several shards of it) leaves besides flows."""
+
+    format: str = ""
+    link_types: tuple[int, ...] = ()
+    frames: int = 0
+    bytes: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    capture_anomalies: list[Anomaly] = field(default_factory=list)
+    engine_anomalies: list[Anomaly] = field(default_factory=list)
+    flows_evicted: int = 0
+    fragments_pending: int = 0
+
+
+def engine_flows(
+    path: str | os.PathLike[str], opts: ReadOptions, run: EngineRun, *, shard: tuple[int, int] = (0, 1)
+) -> Iterator[list[Flow]]:
+    """Read a capture through one engine: batches of finished flows in order of first frame, `run` filled as it
+    goes (complete once the iterator ends). With a `shard` (k, n), only the flows of shard k are kept."""
     cap = CaptureFile(path)
-    keylog = opts.keylog
-    engine = Engine(keylog=keylog, analyse=opts.analyse, max_flows=opts.max_flows)
-    result.info = CaptureInfo(source=os.fspath(path), link_types=tuple(cap.link_types), format=cap.format)
+    engine = Engine(keylog=opts.keylog, analyse=opts.analyse, max_flows=opts.max_flows, shard=shard)
+    run.format, run.link_types = cap.format, tuple(cap.link_types)
     size = _size(path)
     process = engine.process
+    progress = opts.progress
+    n = 0
+    with cap:
+        secrets_seen = _absorb_secrets(cap, engine, 0)
+        for number, ts, link_type, data, _orig_len, _iface in cap.raw_frames():
+            if len(cap.secrets) != secrets_seen:  # a Decryption Secrets Block came before this frame
+                secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
+            process(number, ts, link_type, data)
+            n += 1
+            if not n & 0x3FFF:
+                run.frames, run.bytes = cap.frames_read, cap.bytes_read
+                if progress is not None:
+                    progress(cap.bytes_read, size)
+                batch = list(engine.drain())
+                if batch:
+                    yield batch
+        last = list(engine.finish())
+        run.format, run.link_types = cap.format, tuple(cap.link_types)
+        run.frames, run.bytes = cap.frames_read, cap.bytes_read
+        run.counts = dict(engine.counts)
+        run.capture_anomalies = list(cap.anomalies)
+        run.engine_anomalies = list(engine.anomalies)
+        run.flows_evicted = engine.flows_evicted
+        run.fragments_pending = engine.decoder.defrag.pending
+        if last:
+            yield last
+
+
+def read_capture(path: str | os.PathLike[str], opts: ReadOptions, result: ReadResult) -> Iterator[Flow]:
+    """Yield the flows of a capture file in order of first frame. Raises CaptureError if it cannot be opened.
+
+    With `opts.jobs` > 1 the flows are computed by that many worker processes (tlsinspect.parallel); the flows,
+    their ids and the summary are the same as with one.
+    """
+    t0 = time.perf_counter()
+    run = EngineRun()
+    if opts.jobs > 1:
+        from tlsinspect.parallel import sharded_flows
+
+        batches = sharded_flows(path, opts, run, opts.jobs)
+    else:
+        batches = engine_flows(path, opts, run)
+    source = os.fspath(path)
     counts: dict[str, int] = {"tls": 0, "http": 0, "flows": 0, "anomalies": 0, "frames_in_flows": 0}
     sev: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
-    secrets_seen = 0
-    n = 0
     flt = opts.flow_filter
 
     def account(f: Flow) -> bool:
@@ -78,42 +137,35 @@ def read_capture(path: str | os.PathLike[str], opts: ReadOptions, result: ReadRe
         return flt is None or flt(f)
 
     cross = _CrossFlow(opts.show_secrets)
-    with cap:
-        secrets_seen = _absorb_secrets(cap, engine, 0)
-        for frame in cap:
-            if len(cap.secrets) != secrets_seen:  # a Decryption Secrets Block came before this frame
-                secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
-            process(frame.number, frame.ts, frame.link_type, frame.data)
-            n += 1
-            if not n & 0x3FFF:
-                if opts.progress is not None:
-                    opts.progress(cap.bytes_read, size)
-                for f in cross.push(engine.drain()):
-                    if account(f):
-                        yield f
-        for f in cross.push(engine.finish(), final=True):
+    for batch in batches:
+        if result.info is None:
+            result.info = CaptureInfo(source=source, link_types=run.link_types, format=run.format)
+        for f in cross.push(batch):
             if account(f):
                 yield f
-        result.info = CaptureInfo(source=os.fspath(path), link_types=tuple(cap.link_types), format=cap.format)
-        c = engine.counts
-        result.summary = Summary(
-            frames=cap.frames_read,
-            bytes=cap.bytes_read,
-            flows=counts["flows"],
-            tls_flows=counts["tls"],
-            http_flows=counts["http"],
-            frames_undecodable=c["undecodable"],
-            anomalies=counts["anomalies"] + len(engine.anomalies) + len(cap.anomalies),
-            findings_by_severity=sev,
-            elapsed_s=time.perf_counter() - t0,
-            frames_not_ip=c["not_ip"] + c["unsupported_link"],
-            frames_other_transport=c["other_transport"] + c["udp_other"],
-            frames_in_flows=counts["frames_in_flows"],
-            flows_evicted=engine.flows_evicted,
-            capture_anomalies=tuple(cap.anomalies) + tuple(engine.anomalies),
-        )
-        result.extra["counts"] = dict(c)
-        result.extra["fragments_pending"] = engine.decoder.defrag.pending
+    for f in cross.push((), final=True):
+        if account(f):
+            yield f
+    result.info = CaptureInfo(source=source, link_types=run.link_types, format=run.format)
+    c = run.counts
+    result.summary = Summary(
+        frames=run.frames,
+        bytes=run.bytes,
+        flows=counts["flows"],
+        tls_flows=counts["tls"],
+        http_flows=counts["http"],
+        frames_undecodable=c["undecodable"],
+        anomalies=counts["anomalies"] + len(run.engine_anomalies) + len(run.capture_anomalies),
+        findings_by_severity=sev,
+        elapsed_s=time.perf_counter() - t0,
+        frames_not_ip=c["not_ip"] + c["unsupported_link"],
+        frames_other_transport=c["other_transport"] + c["udp_other"],
+        frames_in_flows=counts["frames_in_flows"],
+        flows_evicted=run.flows_evicted,
+        capture_anomalies=tuple(run.capture_anomalies) + tuple(run.engine_anomalies),
+    )
+    result.extra["counts"] = dict(c)
+    result.extra["fragments_pending"] = run.fragments_pending
 
 
 class _CrossFlow:
@@ -125,11 +177,14 @@ class _CrossFlow:
         self.show_secrets = show_secrets
 
     def push(self, flows: Iterable[Flow], *, final: bool = False) -> Iterator[Flow]:
-        self.window.extend(flows)
+        # One flow at a time, so what is released with what depends on the order of flows only, not on how
+        # they were batched (one engine or several shards give the same findings).
+        for f in flows:
+            self.window.append(f)
+            if len(self.window) >= CROSS_WINDOW:
+                yield from self._release(CROSS_WINDOW // 2)
         if final:
             yield from self._release(len(self.window))
-        elif len(self.window) >= CROSS_WINDOW:
-            yield from self._release(CROSS_WINDOW // 2)
 
     def _release(self, n: int) -> Iterator[Flow]:
         if not self.window:

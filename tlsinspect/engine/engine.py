@@ -37,6 +37,12 @@ def _is_dtls_server_first(payload: bytes) -> bool:
     return len(payload) > 13 and payload[0] == 22 and payload[1] == 0xFE and payload[13] in (2, 3)
 
 
+def shard_of(src: bytes, dst: bytes, sport: int, dport: int, shards: int) -> int:
+    """The shard of a 4-tuple: the same for both directions (XOR is symmetric), spread by a multiplicative hash."""
+    x = int.from_bytes(src, "big") ^ int.from_bytes(dst, "big") ^ ((sport ^ dport) << 16)
+    return (((x * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> 32) % shards
+
+
 class Engine:
     """Turns frames into flows. Pure computation: no files, no sockets, no clocks."""
 
@@ -48,8 +54,13 @@ class Engine:
         max_flows: int = 50_000,
         idle_timeout: float = 600.0,
         keep_udp_other: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.decoder = PacketDecoder()
+        self.shard, self.shards = shard
+        """This engine keeps the flows whose `shard_of` is `shard` out of `shards` (see tlsinspect.parallel);
+        frames of other shards are decoded (fragments, sweep timing) but not counted. Frames that belong to no
+        flow are counted by shard 0 only, so the counts of all shards add up to those of a single engine."""
         self.keylog = keylog if keylog is not None else KeyLog()
         """Shared by every flow and merged into in place (pcapng secrets blocks, a growing live key log), so
         secrets that arrive later still reach flows already open. Empty means no decryption."""
@@ -85,18 +96,30 @@ class Engine:
     def process(self, number: int, ts: float, link_type: int, data: bytes) -> None:
         """Account and decode one frame, and feed it to its flow."""
         counts = self.counts
-        counts["frames"] += 1
-        counts["bytes"] += len(data)
         self._now = ts
         try:
             pkt = self.decoder.decode(link_type, data)
         except DecodeError as e:
-            counts["undecodable"] += 1
-            self._capture_anomaly("decode", "frame-undecodable", str(e), number)
+            if self.shard == 0:
+                counts["frames"] += 1
+                counts["bytes"] += len(data)
+                counts["undecodable"] += 1
+                self._capture_anomaly("decode", "frame-undecodable", str(e), number)
             return
         if pkt is None:
-            self._count_dropped(link_type, number)
+            if self.shard == 0:
+                counts["frames"] += 1
+                counts["bytes"] += len(data)
+                self._count_dropped(link_type, number)
             return
+        if self.shards > 1 and shard_of(pkt[0], pkt[1], pkt[2], pkt[3], self.shards) != self.shard:
+            self._since_sweep += 1  # sweeps happen at the same frames in every shard
+            if self._since_sweep >= SWEEP_EVERY:
+                self._since_sweep = 0
+                self.sweep()
+            return
+        counts["frames"] += 1
+        counts["bytes"] += len(data)
         try:
             if type(pkt) is Segment:
                 counts["tcp"] += 1

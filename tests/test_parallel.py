@@ -1,0 +1,136 @@
+"""`read --jobs N` gives the same output as one process: flows, ids, order, findings and summary.
+
+Compared on the project captures, on corpus captures (skipped when ../shared/corpus is absent), on one capture
+merging the Ethernet frames of many corpus files (many flows in both shards, fragments, QUIC, plain HTTP), and
+through the CLI. Nothing here is timed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tlsinspect.capture.files import CaptureFile
+from tlsinspect.engine.engine import shard_of
+from tlsinspect.output.jsonout import NdjsonWriter
+from tlsinspect.runner import ReadOptions, ReadResult, read_capture
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "capture"))
+from helpers_pcap import write_pcap  # type: ignore[import-not-found]  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ROOT / "captures"
+CORPUS = ROOT.parent / "shared" / "corpus"
+PROJECT = sorted(p.name for p in CAPTURES.glob("*.pcap*"))
+CORPUS_FILES = [
+    "foxio-ja4/pcap/http2-with-cookies.pcapng",
+    "foxio-ja4/pcap/tls3.pcapng",
+    "foxio-ja4/pcap/http1.pcapng",
+    "foxio-ja4/pcap/tls-handshake.pcapng",
+    "zeek/Traces/quic/chromium-115.0.5790.110-google-de-fragmented.pcap",
+    "zeek/Traces/quic/firefox-102.13.0esr-blog-cloudflare-com.pcap",
+    "zeek/Traces/http/methods.pcap",
+    "zeek/Traces/tls/ssl.v3.pcap",
+    "zeek/Traces/tls/tls-1.2-stream-keylog.pcap",
+    "ndpi/pcap/quic_interop_V.pcapng",
+    "mercury/test/afl_data/corner-cases.pcap",
+]
+
+
+def ndjson(path: str | os.PathLike[str], jobs: int) -> list[str]:
+    """The ndjson lines of a read (flows and summary), without the one timing field."""
+    buf = io.StringIO()
+    writer = NdjsonWriter(buf)
+    result = ReadResult()
+    for flow in read_capture(path, ReadOptions(jobs=jobs), result):
+        writer.flow(flow)
+    assert result.summary is not None
+    writer.summary(result.summary)
+    lines = buf.getvalue().splitlines()
+    summary = json.loads(lines[-1])
+    summary.pop("elapsed_s", None)
+    return [*lines[:-1], json.dumps(summary, sort_keys=True)]
+
+
+def assert_same(path: str | os.PathLike[str]) -> list[str]:
+    one = ndjson(path, 1)
+    for jobs in (2, 3):
+        assert ndjson(path, jobs) == one, f"--jobs {jobs} differs from --jobs 1 on {path}"
+    return one
+
+
+def test_shard_of_is_symmetric_and_spread() -> None:
+    seen = set()
+    for i in range(200):
+        a, b = bytes((10, 0, i, 1)), bytes((10, 0, i, 2))
+        for n in (2, 3, 4):
+            assert shard_of(a, b, 40000 + i, 443, n) == shard_of(b, a, 443, 40000 + i, n)
+        seen.add(shard_of(a, b, 40000 + i, 443, 2))
+    assert seen == {0, 1}
+
+
+@pytest.mark.parametrize("name", PROJECT)
+def test_project_captures(name: str) -> None:
+    assert_same(CAPTURES / name)
+
+
+@pytest.mark.parametrize("rel", CORPUS_FILES)
+def test_corpus_captures(rel: str) -> None:
+    path = CORPUS / rel
+    if not path.exists():
+        pytest.skip(f"corpus capture {rel} not present")
+    assert_same(path)
+
+
+def test_merged_corpus_many_flows(tmp_path: Path) -> None:
+    """Ethernet frames of every corpus capture, one after another in one file: many flows in every shard."""
+    if not CORPUS.is_dir():
+        pytest.skip("corpus not present")
+    frames: list[tuple[float, bytes]] = []
+    t = 1_600_000_000.0
+    for path in sorted(CORPUS.rglob("*.pcap*"))[:400]:
+        try:
+            with CaptureFile(path) as cap:
+                for _n, _ts, link, data, _o, _i in cap.raw_frames():
+                    if link == 1 and len(frames) < 60_000:
+                        t += 0.001
+                        frames.append((t, data))
+        except Exception:
+            continue
+    if len(frames) < 1000:
+        pytest.skip("too few Ethernet frames in the corpus")
+    out = write_pcap(tmp_path / "merged.pcap", frames)
+    lines = assert_same(out)
+    assert len(lines) > 100
+
+
+def test_cli_jobs_flag(tmp_path: Path) -> None:
+    cap = CAPTURES / "observer-lab.pcapng"
+    if not cap.exists():
+        pytest.skip("project capture missing")
+    exe = Path(sys.executable).with_name("tlsinspect")
+    outs = []
+    for jobs in ("1", "2"):
+        p = subprocess.run(
+            [str(exe), "read", str(cap), "--format", "ndjson", "--no-progress", "--jobs", jobs],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert p.returncode in (0, 3), p.stderr
+        lines = p.stdout.splitlines()
+        summary = json.loads(lines[-1])
+        summary.pop("elapsed_s", None)
+        outs.append([*lines[:-1], json.dumps(summary)])
+    assert outs[0] == outs[1]
+    bad = subprocess.run(
+        [str(exe), "read", str(cap), "--jobs", "0"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert bad.returncode != 0 and "--jobs" in bad.stderr
