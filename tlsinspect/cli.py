@@ -150,6 +150,13 @@ def _common_output(p: argparse.ArgumentParser) -> None:
         default=50_000,
         help="cap on open flows (the oldest is finished early and counted)",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes, flows sharded by address (default: the number of CPUs; output is the same)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
 
@@ -211,6 +218,7 @@ def _err(msg: str) -> None:
 
 def cmd_read(args: argparse.Namespace) -> int:
     from tlsinspect.analysis.pipeline import Analyzer
+    from tlsinspect.parallel import default_jobs
     from tlsinspect.parse.keylog import KeyLog
     from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
@@ -241,8 +249,17 @@ def cmd_read(args: argparse.Namespace) -> int:
             return EXIT_INPUT
     writer = _writer(args.format, out, args.show_secrets)
     progress = None if args.no_progress or not sys.stderr.isatty() else _Progress()
+    if args.jobs is not None and args.jobs < 1:
+        _err("--jobs must be at least 1")
+        return EXIT_INPUT
+    jobs = args.jobs if args.jobs is not None else default_jobs()
     opts = ReadOptions(
-        keylog=keylog, analyse=analyzer, max_flows=args.max_flows, flow_filter=flt, progress=progress
+        keylog=keylog,
+        analyse=analyzer,
+        max_flows=args.max_flows,
+        flow_filter=flt,
+        progress=progress,
+        jobs=jobs,
     )
     result = ReadResult()
     worst = -1
