@@ -167,10 +167,19 @@ class RecordStream:
                     f"bytes {data[pos : pos + 5].hex()} are not a TLS record header; skipping to the next plausible one",
                     frame,
                 )
-                rest = data[pos + 1 :]
-                self._pending = b""
-                self.feed_lost(rest, frame)
-                return
+                # Resynchronise in place: this used to call feed() again on a copy of the rest, one stack frame
+                # per bad header, so a chunk with a few thousand of them raised RecursionError.
+                nxt = _resync(data, pos + 1)
+                if nxt < 0:
+                    self._pending = data[max(pos + 1, n - 4) :]
+                    return
+                self.lost = False
+                if self.hunting:
+                    self.hunting = False
+                else:
+                    sink.on_anomaly("tls-resync", "record stream resynchronised after lost data", frame)
+                pos = nxt
+                continue
             version = (data[pos + 1] << 8) | data[pos + 2]
             length = (data[pos + 3] << 8) | data[pos + 4]
             self.records += 1
@@ -214,8 +223,8 @@ class RecordStream:
         return len(self._pending)
 
 
-def _resync(data: bytes) -> int:
-    for pos in range(0, max(0, len(data) - 4)):
+def _resync(data: bytes, start: int = 0) -> int:
+    for pos in range(start, max(0, len(data) - 4)):
         if plausible_header(data, pos) and data[pos] in (
             CT_HANDSHAKE,
             CT_APPLICATION_DATA,
