@@ -155,7 +155,7 @@ def _common_output(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="worker processes, flows sharded by address (default: the number of CPUs; output is the same)",
+        help="worker processes, flows sharded by address; output is the same (default 1: on 2 cores more was slower)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
@@ -218,7 +218,6 @@ def _err(msg: str) -> None:
 
 def cmd_read(args: argparse.Namespace) -> int:
     from tlsinspect.analysis.pipeline import Analyzer
-    from tlsinspect.parallel import default_jobs
     from tlsinspect.parse.keylog import KeyLog
     from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
@@ -252,7 +251,7 @@ def cmd_read(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         _err("--jobs must be at least 1")
         return EXIT_INPUT
-    jobs = args.jobs if args.jobs is not None else default_jobs()
+    jobs = args.jobs if args.jobs is not None else 1
     opts = ReadOptions(
         keylog=keylog,
         analyse=analyzer,
