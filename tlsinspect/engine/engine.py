@@ -76,7 +76,9 @@ class Engine:
         self._done: dict[int, Flow] = {}
         self._next_emit = 1
         self._ids_open: set[int] = set()
-        self.counts = {
+        self._fast_frames = 0
+        self._fast_bytes = 0
+        self._counts = {
             "frames": 0,
             "bytes": 0,
             "tcp": 0,
@@ -95,11 +97,21 @@ class Engine:
         self._since_sweep = 0
         self._now = 0.0
 
+    @property
+    def counts(self) -> dict[str, int]:
+        """Frames and bytes by bucket ("frames", "bytes", "tcp", "udp_flow", "not_ip", ...)."""
+        if self._fast_frames:  # the fast path counts in two integers; fold them in when asked
+            c = self._counts
+            c["frames"] += self._fast_frames
+            c["tcp"] += self._fast_frames
+            c["bytes"] += self._fast_bytes
+            self._fast_frames = self._fast_bytes = 0
+        return self._counts
+
     # -- input ----------------------------------------------------------------------------------------------
 
     def process(self, number: int, ts: float, link_type: int, data: bytes) -> None:
         """Account and decode one frame, and feed it to its flow."""
-        counts = self.counts
         self._now = ts
         # The fast path: untagged Ethernet, IPv4 without options or fragmentation, TCP -- most frames of most
         # captures. One unpack reads every header field needed; anything else takes the general decoder below,
@@ -117,9 +129,8 @@ class Engine:
                     if self.shards > 1 and shard_of(src, dst, sport, dport, self.shards) != self.shard:
                         self._skipped_frame()
                         return
-                    counts["frames"] += 1
-                    counts["bytes"] += len(data)
-                    counts["tcp"] += 1
+                    self._fast_frames += 1
+                    self._fast_bytes += len(data)
                     try:
                         self._tcp(src, dst, sport, dport, seq, ack, flags, data[hl:end], number, ts)
                     except Exception as e:  # a bug must cost one flow, not the capture
@@ -129,6 +140,7 @@ class Engine:
                         self._since_sweep = 0
                         self.sweep()
                     return
+        counts = self.counts
         try:
             pkt = self.decoder.decode(link_type, data)
         except DecodeError as e:
@@ -223,57 +235,78 @@ class Engine:
         number: int,
         ts: float,
     ) -> None:
-        if (src, sport) <= (dst, dport):
+        if src < dst or (src == dst and sport <= dport):
             key = (src, sport, dst, dport)
             from_a = True
         else:
             key = (dst, dport, src, sport)
             from_a = False
         fs = self.flows.get(key)
-        if fs is not None and flags & TCP_SYN and not flags & TCP_ACK:
+        if fs is None or flags & 0x12 == TCP_SYN:  # a new flow, or a SYN that may reuse the 4-tuple
+            fs = self._tcp_flow(key, fs, from_a, seq, number, ts)
+        fs.last_frame = number
+        fs.last_ts = ts
+        fs.frames += 1
+        if from_a:
+            d = fs.dir_a
+            other = fs.dir_b
+            fs.bytes_a += len(payload)
+        else:
+            d = fs.dir_b
+            other = fs.dir_a
+            fs.bytes_b += len(payload)
+        if flags & TCP_SYN:
+            seq = self._tcp_syn(fs, d, from_a, seq, flags)
+        if payload:
+            if seq == d.next_seq and not d.held:  # in order, nothing held: straight through (the common case)
+                n = len(payload)
+                d.next_seq = (seq + n) & 0xFFFFFFFF
+                d.delivered += n
+                sink = d.sink
+                if sink is not None:
+                    sink(payload, number)
+                else:
+                    d.consumer.deliver(from_a, payload, number)
+            else:
+                d.segment(seq, payload, number)
+        if other.held and flags & TCP_ACK:
+            other.acked(ack, number)
+        if flags & (TCP_FIN | TCP_RST):
+            if flags & TCP_FIN:
+                if from_a:
+                    fs.fin_a = True
+                else:
+                    fs.fin_b = True
+            if flags & TCP_RST:
+                fs.rst = True
+            if (fs.fin_a and fs.fin_b) or fs.rst:
+                fs.state = "closed"
+
+    def _tcp_flow(
+        self, key: tuple[Any, ...], fs: FlowState | None, from_a: bool, seq: int, number: int, ts: float
+    ) -> FlowState:
+        """The flow for a segment whose 4-tuple is new, or a SYN: a SYN with another ISN on a flow that has
+        already been used starts a new connection (port reuse)."""
+        if fs is not None:
             same_client = (fs.client_is_a == from_a) and fs.isn_client == seq
             if not same_client and (fs.state == "closed" or fs.frames > 2 or fs.isn_client is not None):
                 self._finish(key, fs, "closed")
                 fs = None
         if fs is None:
             fs = self._new_flow(key, "tcp", number, ts)
-        fs.last_frame = number
-        fs.last_ts = ts
-        fs.frames += 1
-        d, other = (fs.dir_a, fs.dir_b) if from_a else (fs.dir_b, fs.dir_a)
-        if from_a:
-            fs.bytes_a += len(payload)
-        else:
-            fs.bytes_b += len(payload)
-        if flags & TCP_SYN:
-            if not fs.syn_seen or not fs.roles_fixed:
-                fs.syn_seen = True
-                client_is_a = from_a if not flags & TCP_ACK else not from_a
-                if not fs.roles_fixed:
-                    fs.set_client(client_is_a)
-            if not flags & TCP_ACK:
-                fs.isn_client = seq
-            d.syn(seq)
-            seq = (seq + 1) & 0xFFFFFFFF
-        if payload:
-            if seq == d.next_seq and not d.held:  # in order, nothing held: straight through (the common case)
-                n = len(payload)
-                d.next_seq = (seq + n) & 0xFFFFFFFF
-                d.delivered += n
-                d.consumer.deliver(from_a, payload, number)
-            else:
-                d.segment(seq, payload, number)
-        if flags & TCP_ACK and other.held:
-            other.acked(ack, number)
-        if flags & TCP_FIN:
-            if from_a:
-                fs.fin_a = True
-            else:
-                fs.fin_b = True
-        if flags & TCP_RST:
-            fs.rst = True
-        if (fs.fin_a and fs.fin_b) or fs.rst:
-            fs.state = "closed"
+        return fs
+
+    def _tcp_syn(self, fs: FlowState, d: Any, from_a: bool, seq: int, flags: int) -> int:
+        """A SYN or SYN-ACK: it tells who the client is and where the stream's data starts."""
+        if not fs.syn_seen or not fs.roles_fixed:
+            fs.syn_seen = True
+            client_is_a = from_a if not flags & TCP_ACK else not from_a
+            if not fs.roles_fixed:
+                fs.set_client(client_is_a)
+        if not flags & TCP_ACK:
+            fs.isn_client = seq
+        d.syn(seq)
+        return (seq + 1) & 0xFFFFFFFF
 
     def _udp(self, dg: Datagram, number: int, ts: float) -> None:
         src, dst, sport, dport, payload = dg

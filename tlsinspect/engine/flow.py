@@ -217,6 +217,9 @@ class FlowState:
             self.tls.server.lost = True
             self.tls.server.hunting = True
             self.tls.client.first = False
+        client_dir, server_dir = (self.dir_a, self.dir_b) if self.client_is_a else (self.dir_b, self.dir_a)
+        client_dir.sink = self.tls.client.feed
+        server_dir.sink = self.tls.server.feed
         (self.tls.client if from_a == self.client_is_a else self.tls.server).feed(data, frame)
 
     def _start_http(self, from_a: bool, data: bytes, frame: int) -> None:
@@ -244,6 +247,7 @@ class FlowState:
         self.proto = self.proto if self.proto != "unknown" else "unknown"
         self.dir_a.consumer = _NullConsumer()
         self.dir_b.consumer = _NullConsumer()
+        self.dir_a.sink = self.dir_b.sink = None
 
     # -- end ----------------------------------------------------------------------------------------------
 

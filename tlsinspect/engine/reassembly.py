@@ -13,6 +13,7 @@ Sequence numbers compare modulo 2^32 (RFC 793 arithmetic), so wrap-around mid-st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 MASK = 0xFFFFFFFF
@@ -50,6 +51,7 @@ class TcpDirection:
         "gap_bytes",
         "delivered",
         "overflow",
+        "sink",
     )
 
     def __init__(
@@ -68,6 +70,9 @@ class TcpDirection:
         self.gap_bytes = 0
         self.delivered = 0
         self.overflow = 0
+        self.sink: Callable[[bytes, int], None] | None = None
+        """Where in-order bytes go directly, bypassing `consumer.deliver`, once the flow's protocol parser is
+        known (set by the flow; the engine's fast path uses it). None: through the consumer."""
 
     def syn(self, seq: int) -> None:
         """A SYN: the stream's data starts at seq + 1."""
