@@ -134,3 +134,25 @@ def test_cli_jobs_flag(tmp_path: Path) -> None:
         [str(exe), "read", str(cap), "--jobs", "0"], capture_output=True, text=True, timeout=60, check=False
     )
     assert bad.returncode != 0 and "--jobs" in bad.stderr
+
+
+def test_fast_path_shard_matches_shard_of() -> None:
+    """The engine's fast path picks a frame's shard from raw bytes; it must agree with shard_of for every flow."""
+    import random
+    import struct
+
+    from tlsinspect.engine.engine import Engine
+
+    rng = random.Random(5)
+    for _ in range(500):
+        src, dst = bytes(rng.randrange(256) for _ in range(4)), bytes(rng.randrange(256) for _ in range(4))
+        sport, dport = rng.randrange(65536), rng.randrange(65536)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, src, dst)
+        tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 0x50, 0x10, 1000, 0, 0)
+        frame = b"\x00" * 12 + b"\x08\x00" + ip + tcp
+        for n in (2, 3):
+            want = shard_of(src, dst, sport, dport, n)
+            for k in range(n):
+                eng = Engine(shard=(k, n))
+                eng.process(1, 1.0, 1, frame)
+                assert (eng.counts["tcp"] == 1) == (k == want)

@@ -81,8 +81,9 @@ def engine_flows(
     n = 0
     with cap:
         secrets_seen = _absorb_secrets(cap, engine, 0)
+        secrets = cap.secrets if cap.format == "pcapng" else None  # only pcapng carries secrets blocks
         for number, ts, link_type, data, _orig_len, _iface in cap.raw_frames():
-            if len(cap.secrets) != secrets_seen:  # a Decryption Secrets Block came before this frame
+            if secrets is not None and len(secrets) != secrets_seen:  # a Decryption Secrets Block came first
                 secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
             process(number, ts, link_type, data)
             n += 1
