@@ -218,7 +218,6 @@ def _err(msg: str) -> None:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from tlsinspect.analysis.pipeline import Analyzer
     from tlsinspect.parse.keylog import KeyLog
     from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
@@ -230,24 +229,10 @@ def cmd_read(args: argparse.Namespace) -> int:
         except OSError as e:
             _err(f"cannot read key log {keylog_path}: {e.strerror or e}")
             return EXIT_INPUT
-    try:
-        flt = parse_filter(args.filter) if args.filter else None
-    except ValueError as e:
-        _err(f"--filter: {e}")
-        return EXIT_INPUT
-    try:
-        analyzer = Analyzer.create(ca_files=args.ca_file, use_default_roots=not args.no_default_roots)
-    except (OSError, ValueError) as e:
-        _err(f"--ca-file: {e}")
-        return EXIT_INPUT
-    out = sys.stdout
-    if args.output:
-        try:
-            out = open(args.output, "w", encoding="utf-8")  # noqa: SIM115
-        except OSError as e:
-            _err(f"cannot write {args.output}: {e.strerror or e}")
-            return EXIT_INPUT
-    writer = _writer(args.format, out, args.show_secrets)
+    setup = output_setup(args)
+    if isinstance(setup, int):
+        return setup
+    flt, analyzer, out, writer = setup
     progress = None if args.no_progress or not sys.stderr.isatty() else _Progress()
     if args.jobs is not None and args.jobs < 1:
         _err("--jobs must be at least 1")
@@ -304,6 +289,31 @@ def _auto_jobs(path: str) -> int:
     except OSError:
         return 1
     return default_jobs() if size >= AUTO_JOBS_MIN_BYTES else 1
+
+
+def output_setup(args: argparse.Namespace) -> tuple[Callable[[Flow], bool] | None, Any, Any, Any] | int:
+    """What `read` and `live` share: the flow filter, the analyser (trust store), the output stream and the
+    writer; or the exit status after a one-line error."""
+    from tlsinspect.analysis.pipeline import Analyzer
+
+    try:
+        flt = parse_filter(args.filter) if args.filter else None
+    except ValueError as e:
+        _err(f"--filter: {e}")
+        return EXIT_INPUT
+    try:
+        analyzer = Analyzer.create(ca_files=args.ca_file, use_default_roots=not args.no_default_roots)
+    except (OSError, ValueError) as e:
+        _err(f"--ca-file: {e}")
+        return EXIT_INPUT
+    out = sys.stdout
+    if args.output:
+        try:
+            out = open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as e:
+            _err(f"cannot write {args.output}: {e.strerror or e}")
+            return EXIT_INPUT
+    return flt, analyzer, out, _writer(args.format, out, args.show_secrets)
 
 
 def _writer(fmt: str, out: Any, show_secrets: bool) -> Any:

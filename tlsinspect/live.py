@@ -382,8 +382,7 @@ def _end_child(child: subprocess.Popen[bytes]) -> int:
 def cmd_live(args: argparse.Namespace) -> int:
     """`tlsinspect live`: see `tlsinspect.cli` for the arguments and exit statuses."""
     from tlsinspect import __version__
-    from tlsinspect.analysis.pipeline import Analyzer
-    from tlsinspect.cli import EXIT_FAIL_ON, EXIT_INPUT, EXIT_OK, _err, _writer, parse_filter
+    from tlsinspect.cli import EXIT_FAIL_ON, EXIT_INPUT, EXIT_OK, _err, output_setup
 
     command = list(args.child or [])
     if command and command[0] == "--":
@@ -413,24 +412,10 @@ def cmd_live(args: argparse.Namespace) -> int:
             _err(f"cannot read key log {keylog_path}: {e.strerror or e}")
             return EXIT_INPUT
         follow.append(keylog_path)
-    try:
-        flt = parse_filter(args.filter) if args.filter else None
-    except ValueError as e:
-        _err(f"--filter: {e}")
-        return EXIT_INPUT
-    try:
-        analyzer = Analyzer.create(ca_files=args.ca_file, use_default_roots=not args.no_default_roots)
-    except (OSError, ValueError) as e:
-        _err(f"--ca-file: {e}")
-        return EXIT_INPUT
-    out = sys.stdout
-    if args.output:
-        try:
-            out = open(args.output, "w", encoding="utf-8")  # noqa: SIM115
-        except OSError as e:
-            _err(f"cannot write {args.output}: {e.strerror or e}")
-            return EXIT_INPUT
-    writer = _writer(args.format, out, args.show_secrets)
+    setup = output_setup(args)
+    if isinstance(setup, int):
+        return setup
+    flt, analyzer, out, writer = setup
 
     def on_flow(f: Flow) -> None:
         writer.flow(f)

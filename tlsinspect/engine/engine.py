@@ -344,9 +344,6 @@ class Engine:
             fs.client_is_a = from_a if not _is_dtls_server_first(payload) else not from_a
             fs.roles_fixed = True
         self.counts["udp_flow"] += 1
-        if fs.dtls is not None:
-            self._dtls(fs, from_a, payload, number, ts)
-            return
         fs.last_frame = number
         fs.last_ts = ts
         fs.frames += 1
@@ -354,6 +351,9 @@ class Engine:
             fs.bytes_a += len(payload)
         else:
             fs.bytes_b += len(payload)
+        if fs.dtls is not None:
+            self._dtls(fs, from_a, payload, number)
+            return
         from_client = from_a == fs.client_is_a
         quic = fs.quic
         for fc, data, frame in quic.feed(payload, from_client, number):
@@ -363,14 +363,7 @@ class Engine:
         if quic.wants_handshake_keys and self.keylog and fs.tls is not None and "quic_keys" not in fs.extra:
             self._quic_handshake_keys(fs)
 
-    def _dtls(self, fs: FlowState, from_a: bool, payload: bytes, number: int, ts: float) -> None:
-        fs.last_frame = number
-        fs.last_ts = ts
-        fs.frames += 1
-        if from_a:
-            fs.bytes_a += len(payload)
-        else:
-            fs.bytes_b += len(payload)
+    def _dtls(self, fs: FlowState, from_a: bool, payload: bytes, number: int) -> None:
         from_client = from_a == fs.client_is_a
         dtls = fs.dtls
         n_alerts = len(dtls.alerts)
