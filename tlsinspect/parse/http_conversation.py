@@ -255,39 +255,22 @@ class HttpConversation:
 
     @property
     def anomalies(self) -> tuple[Anomaly, ...]:
+        counted = (
+            (
+                self._overflow,
+                "http-too-many-exchanges",
+                f"exchanges beyond the limit of {self.max_exchanges} not kept",
+            ),
+            (self._pending_dropped, "http-unanswered-requests", "requests never answered were forgotten"),
+            (
+                self._ws_exposures_dropped,
+                "websocket-messages-not-kept",
+                "WebSocket text messages counted but not kept",
+            ),
+            (self._anomalies_dropped, "http-anomalies-capped", "more HTTP anomalies not kept"),
+        )
         out = list(self._anomalies)
-        if self._overflow:
-            out.append(
-                Anomaly(
-                    layer="http",
-                    kind="http-too-many-exchanges",
-                    message=f"{self._overflow} exchanges beyond the limit of {self.max_exchanges} not kept",
-                )
-            )
-        if self._pending_dropped:
-            out.append(
-                Anomaly(
-                    layer="http",
-                    kind="http-unanswered-requests",
-                    message=f"{self._pending_dropped} requests never answered were forgotten",
-                )
-            )
-        if self._ws_exposures_dropped:
-            out.append(
-                Anomaly(
-                    layer="http",
-                    kind="websocket-messages-not-kept",
-                    message=f"{self._ws_exposures_dropped} WebSocket text messages counted but not kept",
-                )
-            )
-        if self._anomalies_dropped:
-            out.append(
-                Anomaly(
-                    layer="http",
-                    kind="http-anomalies-capped",
-                    message=f"{self._anomalies_dropped} more HTTP anomalies not kept",
-                )
-            )
+        out += [Anomaly(layer="http", kind=kind, message=f"{n} {what}") for n, kind, what in counted if n]
         return tuple(out)
 
     @property
