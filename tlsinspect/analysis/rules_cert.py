@@ -28,6 +28,7 @@ from tlsinspect.analysis.validation import (
     ERR_CHAIN_INCOMPLETE,
     ERR_CHAIN_MISORDERED,
     ERR_HOSTNAME_MISMATCH,
+    ERR_REJECTED,
     ERR_SELF_SIGNED,
     ERR_SELF_SIGNED_IN_CHAIN,
     ERR_UNKNOWN_ISSUER,
@@ -218,6 +219,14 @@ def check_untrusted_issuer(flow: Flow) -> list[Finding]:
         evidence = f"{ERR_SELF_SIGNED_IN_CHAIN}: {top.subject}"
     elif ERR_UNKNOWN_ISSUER in errors:
         evidence = f"{ERR_UNKNOWN_ISSUER}: {top.issuer}"
+    elif (
+        flow.tls.validation.trusted is False
+        and len(errors) == 1
+        and errors[0].startswith(ERR_REJECTED)
+    ):
+        # The path builder refused the chain for a reason none of the specific rules names (a CA certificate
+        # without the extensions the Web PKI requires, a key usage that forbids server authentication...).
+        evidence = errors[0]
     else:
         return []
     return [
