@@ -8,6 +8,9 @@ server sent in cleartext. tlsinspect must say the same for every connection.
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -64,6 +67,24 @@ def wireshark_view(path: Path) -> dict[str, dict[str, Any]]:
     return dict(out)
 
 
+def wireshark_view_isolated(path: Path) -> dict[str, dict[str, Any]]:
+    """`wireshark_view` in a fresh interpreter: pyshark's asyncio subprocess handling must not meet the state
+    earlier tests leave in this process (forked workers, threads), which once made tshark's exit status
+    unreadable (asyncio reports 255 for a child it could not wait for)."""
+    code = (
+        "import json, sys, pathlib; sys.path.insert(0, sys.argv[2]); import test_pyshark_oracle as t; "
+        "print(json.dumps(t.wireshark_view(pathlib.Path(sys.argv[1]))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return dict(json.loads(out.stdout))
+
+
 @pytest.mark.tshark
 @pytest.mark.parametrize("name", FILES)
 def test_same_as_wireshark(name: str) -> None:
@@ -73,7 +94,7 @@ def test_same_as_wireshark(name: str) -> None:
     ours = {
         f.client: f for f in read_capture(path, ReadOptions(), ReadResult()) if f.tls and f.tls.client_hello
     }
-    theirs = wireshark_view(path)
+    theirs = wireshark_view_isolated(path)
     assert len(theirs) >= 2  # the oracle really saw handshakes
     assert set(theirs) == set(ours)
     for client, want in theirs.items():
