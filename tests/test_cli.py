@@ -171,3 +171,33 @@ def test_explain() -> None:
 def test_help_documents_exit_codes() -> None:
     p = run("read", "--help")
     assert "exit status" in p.stdout and "3" in p.stdout
+
+
+@pytest.fixture(scope="module")
+def many_flows(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """500 cleartext HTTP connections: far more output than a pipe buffer holds."""
+    frames: list[bytes] = []
+    for port in range(30000, 30500):
+        frames += tcp_frames(
+            [(True, BASIC), (False, OK)], client=(bytes([10, 0, 0, 1]), port), server=(SERVER[0], 80)
+        )
+    path = tmp_path_factory.mktemp("many") / "many.pcap"
+    return Path(write_pcap(path, [(1_700_000_000 + i / 1000, f) for i, f in enumerate(frames)]))
+
+
+@pytest.mark.parametrize("fmt", ["text", "ndjson"])
+def test_closed_pipe_exits_quietly(many_flows: Path, fmt: str) -> None:
+    """`tlsinspect read F | head -1`: no traceback, exit 0, even though the reader left early."""
+    env = {k: v for k, v in os.environ.items() if k != "SSLKEYLOGFILE"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tlsinspect", "read", str(many_flows), "--format", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 0
+    assert "Traceback" not in err

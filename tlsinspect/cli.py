@@ -380,8 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly. Point stdout at /dev/null so the interpreter's final
+        # flush does not fail again on the closed pipe.
         try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        except OSError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
             pass
         return EXIT_OK

@@ -43,13 +43,22 @@ def _v(v: int | None) -> str:
     return version_name(v) or f"0x{v:04x}"
 
 
+class _Console(Console):
+    """rich's Console, except that a closed pipe (`| head`) is left to the CLI, which exits 0 as documented
+    (rich would exit 1 itself)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 class TextWriter:
     """Writes the report as flows arrive (no buffering of the whole capture)."""
 
     def __init__(
         self, out: TextIO, *, show_secrets: bool = False, color: bool | None = None, width: int | None = None
     ) -> None:
-        self.console = Console(
+        self.console = _Console(
             file=out, force_terminal=color, no_color=color is False, width=width or 110, highlight=False
         )
         self.show_secrets = show_secrets
