@@ -219,11 +219,7 @@ def check_untrusted_issuer(flow: Flow) -> list[Finding]:
         evidence = f"{ERR_SELF_SIGNED_IN_CHAIN}: {top.subject}"
     elif ERR_UNKNOWN_ISSUER in errors:
         evidence = f"{ERR_UNKNOWN_ISSUER}: {top.issuer}"
-    elif (
-        flow.tls.validation.trusted is False
-        and len(errors) == 1
-        and errors[0].startswith(ERR_REJECTED)
-    ):
+    elif flow.tls.validation.trusted is False and len(errors) == 1 and errors[0].startswith(ERR_REJECTED):
         # The path builder refused the chain for a reason none of the specific rules names (a CA certificate
         # without the extensions the Web PKI requires, a key usage that forbids server authentication...).
         evidence = errors[0]
