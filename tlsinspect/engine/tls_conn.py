@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from tlsinspect.analysis.fingerprints import ja3, ja3s, ja4
@@ -251,7 +252,7 @@ class TlsConnection:
         for p in problems:
             self.on_anomaly("tls-handshake-malformed", f"ServerHello: {p}", frame)
         full, md5 = ja3s(sh)
-        sh = _replace(sh, ja3s_full=full, ja3s=md5)
+        sh = replace(sh, ja3s_full=full, ja3s=md5)
         if sh.is_hrr:
             self.hrr = sh
             return
@@ -451,15 +452,11 @@ class TlsConnection:
                 if self.app_sink is not None and plain:
                     self.app_sink(from_client, plain, frame)
             elif inner_type == CT_HANDSHAKE:
-                self._handshake_bytes_inner(from_client, plain, frame)
+                self._handshake_bytes(from_client, plain, frame)
             elif inner_type == CT_ALERT:
                 self._alert(from_client, plain, frame, encrypted=False)
         finally:
             self._inner = False
-
-    def _handshake_bytes_inner(self, from_client: bool, plain: bytes, frame: int) -> None:
-        # Encrypted handshake messages have their own reassembly buffer slot (the cleartext one is done).
-        self._handshake_bytes(from_client, plain, frame)
 
     # -- helpers --------------------------------------------------------------------------------------------
 
@@ -503,7 +500,7 @@ class TlsConnection:
         """The frozen view of everything seen so far."""
         sh = self.server_hello
         if sh is not None and sh.alpn is None and self.ee_alpn is not None:
-            sh = _replace(sh, alpn=self.ee_alpn)  # TLS 1.3: the choice was in EncryptedExtensions
+            sh = replace(sh, alpn=self.ee_alpn)  # TLS 1.3: the choice was in EncryptedExtensions
         vis = self.cert_visibility
         if vis == "none" and sh is not None and self._is_tls13() and self.resumption() is None:
             vis = "encrypted"
@@ -547,16 +544,10 @@ def _who(from_client: bool) -> str:
     return "client" if from_client else "server"
 
 
-def _replace(obj: Any, **kw: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(obj, **kw)
-
-
 def _fingerprinted(ch: ClientHello, transport: str) -> ClientHello:
     full, md5 = ja3(ch)
     j4, j4r = ja4(ch, transport)
-    return _replace(ch, ja3_full=full, ja3=md5, ja4=j4, ja4_r=j4r)
+    return replace(ch, ja3_full=full, ja3=md5, ja4=j4, ja4_r=j4r)
 
 
 HANDLERS: dict[int, Callable[[TlsConnection, bool, bytes, int], None]] = {
