@@ -59,6 +59,7 @@ import hashlib
 from collections.abc import Iterable
 
 from tlsinspect.model import ClientHello, ServerHello
+from tlsinspect.registry import is_grease
 
 __all__ = ["is_grease", "ja3", "ja3s", "ja4", "ja4_alpn_chars", "ja4_version"]
 
@@ -79,11 +80,6 @@ _JA4_VERSIONS: dict[int, str] = {
 }
 _TRANSPORTS = frozenset({"t", "q", "d"})
 _EMPTY_HASH = "000000000000"
-
-
-def is_grease(value: int) -> bool:
-    """RFC 8701 GREASE code point (0x0a0a, 0x1a1a, ... 0xfafa)."""
-    return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)
 
 
 def _no_grease(values: Iterable[int]) -> list[int]:

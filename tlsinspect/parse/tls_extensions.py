@@ -14,6 +14,7 @@ from typing import Any
 
 from tlsinspect.errors import DecodeError
 from tlsinspect.parse.reader import Reader
+from tlsinspect.registry import is_grease
 
 EXT_SERVER_NAME = 0
 EXT_STATUS_REQUEST = 5
@@ -33,11 +34,6 @@ EXT_RENEGOTIATION_INFO = 0xFF01
 EXT_ENCRYPTED_CLIENT_HELLO = 0xFE0D
 
 Decoder = Callable[[bytes, str], Any]
-
-
-def is_grease(v: int) -> bool:
-    """RFC 8701 GREASE value for 16-bit code points (extensions, groups, versions, suites)."""
-    return (v & 0x0F0F) == 0x0A0A and (v >> 8) == (v & 0xFF)
 
 
 def utf8(b: bytes) -> str:
