@@ -164,7 +164,7 @@ class TextWriter:
             line.append(f"→ {h.status if h.status is not None else '(no response)'} ")
             line.append(where if isinstance(where, Text) else Text(where, style="dim"))
             t.add_row(f"HTTP (frame {h.frame})", line)
-        for e in f.exposures:
+        for e in sorted(f.exposures, key=lambda e: (e.frame or 0, e.kind)):
             if e.kind in PUBLIC_KINDS and tls is not None:
                 continue  # already shown above as the handshake's visible names
             val = _oneline(shown_value(e.kind, e.value, self.show_secrets))
