@@ -33,6 +33,7 @@ from typing import IO, Any
 from tlsinspect.errors import CaptureError
 from tlsinspect.model import SEVERITIES, CaptureInfo, Flow, Summary
 from tlsinspect.parse.keylog import KeyLog
+from tlsinspect.runner import RecentCrossFlow
 
 TICK = 0.2
 """Seconds between housekeeping passes: sweep idle/closed flows, write finished ones, check the child."""
@@ -106,6 +107,8 @@ class LiveOptions:
     hold: float | None = None
     """Seconds a frame waits for secrets; None: DEFAULT_HOLD while a key log is followed, else 0."""
     child_drain: float = CHILD_DRAIN
+    show_secrets: bool = False
+    """Whether finding evidence may quote secrets unmasked."""
 
 
 @dataclass
@@ -135,6 +138,7 @@ class LiveSession:
         self.worst = -1
         self._counts = {"tls": 0, "http": 0, "flows": 0, "anomalies": 0, "frames_in_flows": 0}
         self._sev: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+        self._cross = RecentCrossFlow(opts.show_secrets)
 
     def request_stop(self, reason: str = "interrupted") -> None:
         if not self._stop.is_set():
@@ -314,6 +318,7 @@ class LiveSession:
                 pcap.secrets(text)
 
     def _emit(self, f: Flow) -> None:
+        f = self._cross.add(f)
         c = self._counts
         c["flows"] += 1
         c["frames_in_flows"] += f.frames
@@ -441,6 +446,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         child_stdout=child_stdout,
         analyse=analyzer,
         flow_filter=flt,
+        show_secrets=args.show_secrets,
         max_flows=args.max_flows,
         idle_timeout=args.idle_timeout,
         queue_size=args.queue_size,

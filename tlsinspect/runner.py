@@ -200,6 +200,24 @@ class _CrossFlow:
             yield f
 
 
+class RecentCrossFlow:
+    """Cross-connection findings for flows written as soon as they end (live capture): each flow is judged
+    against the flows that ended before it (a bounded history), since waiting for later ones would delay it.
+    A relation whose other side ends later (an HTTPS page still open when its http:// resource was fetched) is
+    therefore found only when the capture is read again from its file."""
+
+    def __init__(self, show_secrets: bool, history: int = 256) -> None:
+        self.history: deque[Flow] = deque(maxlen=history)
+        self.show_secrets = show_secrets
+
+    def add(self, f: Flow) -> Flow:
+        extra = cross_flow_findings([*self.history, f], show_secrets=self.show_secrets).get(f.id)
+        if extra:
+            f = replace(f, findings=_by_severity(f.findings + extra))
+        self.history.append(f)
+        return f
+
+
 def _by_severity(findings: tuple[Any, ...]) -> tuple[Any, ...]:
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return tuple(sorted(findings, key=lambda x: (-order.get(x.severity, 0), x.rule)))
