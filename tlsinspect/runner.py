@@ -190,8 +190,11 @@ class _CrossFlow:
     def _release(self, n: int) -> Iterator[Flow]:
         if not self.window:
             return
-        extra = cross_flow_findings([*self.history, *self.window], show_secrets=self.show_secrets)
-        out, self.window = self.window[:n], self.window[n:]
+        out, rest = self.window[:n], self.window[n:]
+        extra = cross_flow_findings(
+            [*self.history, *self.window], show_secrets=self.show_secrets, targets=out
+        )
+        self.window = rest
         for f in out:
             more = extra.get(f.id)
             if more:
@@ -211,7 +214,9 @@ class RecentCrossFlow:
         self.show_secrets = show_secrets
 
     def add(self, f: Flow) -> Flow:
-        extra = cross_flow_findings([*self.history, f], show_secrets=self.show_secrets).get(f.id)
+        extra = cross_flow_findings([*self.history, f], show_secrets=self.show_secrets, targets=(f,)).get(
+            f.id
+        )
         if extra:
             f = replace(f, findings=_by_severity(f.findings + extra))
         self.history.append(f)

@@ -419,9 +419,17 @@ def _is_trivial_path(uri: str) -> bool:
 
 
 def cross_flow_findings(
-    flows: Sequence[Flow], *, subresource_window_s: float = SUBRESOURCE_WINDOW_S, show_secrets: bool = False
+    flows: Sequence[Flow],
+    *,
+    subresource_window_s: float = SUBRESOURCE_WINDOW_S,
+    show_secrets: bool = False,
+    targets: Sequence[Flow] | None = None,
 ) -> dict[int, tuple[Finding, ...]]:
-    """HTTP and WebSocket findings for every flow that has some (flow id -> findings, deduplicated)."""
+    """HTTP and WebSocket findings for every flow that has some (flow id -> findings, deduplicated).
+
+    `flows` is the context every relation is looked for in; `targets` (default: all of `flows`) are the flows
+    whose findings are wanted, so a caller that releases part of a window judges only that part.
+    """
     snis = _sni_names(flows)
     tls_flows = sorted(
         (f for f in flows if f.tls is not None and f.tls.client_hello is not None), key=lambda f: f.first_seen
@@ -438,7 +446,7 @@ def cross_flow_findings(
                 inside_paths.setdefault(f"{ex.method} {ex.uri}", f.id)
                 inside_hosts.setdefault(f"{ex.method} {ex.uri}", _strip_port(ex.host or ""))
     out: dict[int, tuple[Finding, ...]] = {}
-    for flow in flows:
+    for flow in flows if targets is None else targets:
         found: list[Finding] = []
         found += _rule_cleartext_credentials(flow, show_secrets)
         found += _rule_cookie_without_secure(flow, show_secrets)
