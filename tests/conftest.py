@@ -18,7 +18,7 @@ CAPTURES = ROOT / "captures"
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 # Test helper modules live beside the tests that own them; make them importable from anywhere in the suite.
-for sub in ("capture", "analysis"):
+for sub in ("capture", "analysis", "parse"):
     p = str(Path(__file__).parent / sub)
     if p not in sys.path:
         sys.path.insert(0, p)

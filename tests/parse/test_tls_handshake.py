@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from memtls import converse
 
 from tlsinspect.errors import DecodeError
 from tlsinspect.parse import tls_handshake as hs
@@ -132,48 +133,6 @@ def contexts(
     client.set_alpn_protocols(["h2", "http/1.1"])
     server.set_alpn_protocols(["http/1.1"])
     return server, client
-
-
-def converse(
-    server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext, payload: bytes = b""
-) -> tuple[bytes, bytes]:
-    """Handshake in memory, then the client sends `payload`; returns (client bytes, server bytes)."""
-    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
-    client = client_ctx.wrap_bio(c_in, c_out, server_hostname="localhost")
-    server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
-    wire = [bytearray(), bytearray()]
-
-    def pump() -> None:
-        for _ in range(20):
-            a, b = c_out.read(), s_out.read()
-            if not a and not b:
-                return
-            wire[0] += a
-            s_in.write(a)
-            wire[1] += b
-            c_in.write(b)
-
-    done = [False, False]
-    for _ in range(20):
-        for i, obj in enumerate((client, server)):
-            if not done[i]:
-                try:
-                    obj.do_handshake()
-                    done[i] = True
-                except ssl.SSLWantReadError:
-                    pass
-            pump()
-        if all(done):
-            break
-    assert all(done)
-    if payload:
-        client.write(payload)
-        pump()
-        got = b""
-        while len(got) < len(payload):
-            got += server.read(len(payload))
-        assert got == payload
-    return bytes(wire[0]), bytes(wire[1])
 
 
 def records(stream: bytes) -> list[tuple[int, int, bytes]]:

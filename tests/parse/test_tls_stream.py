@@ -12,6 +12,7 @@ import datetime
 import ssl
 from dataclasses import dataclass, field
 
+import memtls
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -129,43 +130,7 @@ def converse(pki: tuple[str, str], tls13: bool) -> tuple[bytes, bytes]:
             ctx.minimum_version = ssl.TLSVersion.TLSv1_3
         else:
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
-    client = client_ctx.wrap_bio(c_in, c_out, server_hostname="localhost")
-    server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
-    wire = [bytearray(), bytearray()]
-
-    def pump() -> None:
-        for _ in range(20):
-            a, b = c_out.read(), s_out.read()
-            if not a and not b:
-                return
-            wire[0] += a
-            s_in.write(a)
-            wire[1] += b
-            c_in.write(b)
-
-    done = [False, False]
-    for _ in range(20):
-        for i, obj in enumerate((client, server)):
-            if not done[i]:
-                try:
-                    obj.do_handshake()
-                    done[i] = True
-                except ssl.SSLWantReadError:
-                    pass
-            pump()
-        if all(done):
-            break
-    assert all(done)
-    client.write(PAYLOAD)
-    pump()
-    got = b""
-    while len(got) < len(PAYLOAD):
-        got += server.read(len(PAYLOAD))
-    assert got == PAYLOAD
-    server.write(b"ok")
-    pump()
-    return bytes(wire[0]), bytes(wire[1])
+    return memtls.converse(server_ctx, client_ctx, PAYLOAD, b"ok")
 
 
 @pytest.fixture(scope="module")
