@@ -313,21 +313,29 @@ class Http1Reader:
     def in_message(self) -> bool:
         return self._in_message
 
-    def receive_data(self, data: bytes, frame: int) -> None:
-        if not data or self._state is _State.CLOSED:
-            return
+    def inside_body(self, n: int) -> bool:
+        """Consume `n` bytes that lie wholly inside the current body, if they do (the bulk-transfer hot path).
+
+        True means the caller owns them as body bytes and no `Body` event will come for them: nothing in them
+        can start a message, so no frame bookkeeping is needed either. False: feed them with `receive_data`.
+        """
         state = self._state
         if (
             (state is _State.BODY_LENGTH or state is _State.CHUNK_DATA)
-            and len(data) < self._remaining
+            and n < self._remaining
             and not self._buf
+            and not self._events
         ):
-            # The hot path of bulk transfers: a chunk wholly inside a body is handed on without buffering.
-            # (No frame bookkeeping is needed: nothing in it starts a message.)
-            n = len(data)
             self._remaining -= n
             self._received += n
             self._base += n
+            return True
+        return False
+
+    def receive_data(self, data: bytes, frame: int) -> None:
+        if not data or self._state is _State.CLOSED:
+            return
+        if self.inside_body(len(data)):
             self._events.append(Body(data))
             return
         if not self._frames or self._frames[-1][1] != frame:

@@ -222,6 +222,9 @@ class HttpConversation:
         if not data:
             return
         reader = self._client if from_client else self._server
+        if reader.inside_body(len(data)):  # bulk body bytes: counted and sampled without events
+            self._add_body(self._cur_req if from_client else self._cur_resp, data, response=not from_client)
+            return
         reader.receive_data(data, frame)
         self._drain(from_client, frame)
 
