@@ -9,10 +9,14 @@ handled by the same handler as a TLS 1.2 cleartext one).
 
 from __future__ import annotations
 
+import io
 import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+
+import brotli
+import zstandard
 
 from tlsinspect.analysis.fingerprints import ja3, ja3s, ja4
 from tlsinspect.errors import DecodeError
@@ -264,8 +268,8 @@ class TlsConnection:
             self._encrypted = [True, True]
         self._setup_decryption()
 
-    def _certificate(self, from_client: bool, body: bytes, frame: int) -> None:
-        ders, _ctx = hs.parse_certificate_list(body, tls13=self._is_tls13())
+    def _certificate(self, from_client: bool, body: bytes, frame: int, *, tls13: bool | None = None) -> None:
+        ders, _ctx = hs.parse_certificate_list(body, tls13=self._is_tls13() if tls13 is None else tls13)
         certs = tuple(decode_certificate(d) for d in ders)
         for c in certs:
             if c.error:
@@ -281,35 +285,18 @@ class TlsConnection:
         alg, ulen, data = hs.parse_compressed_certificate(body)
         if ulen > MAX_HANDSHAKE_MESSAGE:
             raise DecodeError(f"compressed certificate claims {ulen} bytes")
-        raw: bytes | None = None
-        if alg == 1:
-            try:
-                d = zlib.decompressobj()
-                raw = d.decompress(data, ulen)
-            except zlib.error as e:
-                raise DecodeError(f"zlib: {e}") from e
-        else:
-            try:
-                if alg == 2:
-                    import brotli  # type: ignore[import-not-found]
-
-                    raw = brotli.decompress(data)[:ulen]
-                elif alg == 3:
-                    import zstandard  # type: ignore[import-not-found]
-
-                    raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=ulen)
-            except ImportError:
-                self.on_anomaly(
-                    "tls-compressed-certificate",
-                    f"certificate compressed with algorithm {alg}: no decoder installed",
-                    frame,
-                )
-                return
-            except Exception as e:  # third-party decoders raise their own error types
-                raise DecodeError(f"decompression failed: {e}") from e
+        try:
+            raw = _decompress_certificate(alg, data, ulen)
+        except DecodeError:
+            raise
+        except Exception as e:  # the third-party decoders raise their own error types
+            raise DecodeError(f"decompression failed: {e}") from e
         if raw is None:
+            self.on_anomaly(
+                "tls-compressed-certificate", f"certificate compressed with unknown algorithm {alg}", frame
+            )
             return
-        self._certificate(from_client, raw, frame)
+        self._certificate(from_client, raw, frame, tls13=True)  # RFC 8879 compresses TLS 1.3 Certificates
 
     def _server_key_exchange(self, from_client: bool, body: bytes, frame: int) -> None:
         info = cipher_suite_info(self.server_hello.cipher_suite) if self.server_hello else None
@@ -538,6 +525,22 @@ class TlsConnection:
             change_cipher_spec=(self.ccs[1], self.ccs[0]),
             encrypted_handshake_records=(self.enc_hs[1], self.enc_hs[0]),
         )
+
+
+def _decompress_certificate(alg: int, data: bytes, ulen: int) -> bytes | None:
+    """RFC 8879 certificate decompression (1 zlib, 2 brotli, 3 zstd), never producing more than `ulen` bytes
+    (a decompression bomb stops there). None for an algorithm with no decoder."""
+    if alg == 1:
+        try:
+            return zlib.decompressobj().decompress(data, ulen)
+        except zlib.error as e:
+            raise DecodeError(f"zlib: {e}") from e
+    if alg == 2:
+        return bytes(brotli.Decompressor().process(data, output_buffer_limit=ulen))[:ulen]
+    if alg == 3:
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
+            return bytes(reader.read(ulen))
+    return None
 
 
 def _who(from_client: bool) -> str:
