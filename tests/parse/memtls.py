@@ -5,7 +5,14 @@ Shared by the parser tests: the exact bytes each side put on the wire, without s
 
 from __future__ import annotations
 
+import datetime
 import ssl
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 
 
 def converse(
@@ -51,3 +58,27 @@ def converse(
         server.write(reply)
         pump()
     return bytes(wire[0]), bytes(wire[1])
+
+
+def write_self_signed(directory: Path, key: Any, serial: int) -> tuple[str, str, bytes]:
+    """A self-signed "localhost" certificate for `key`, valid now: (cert PEM path, key PEM path, cert DER)."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    c, k = directory / "c.pem", directory / "k.pem"
+    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    k.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(c), str(k), cert.public_bytes(serialization.Encoding.DER)

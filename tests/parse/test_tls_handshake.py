@@ -7,20 +7,16 @@ that nothing but DecodeError escapes.
 
 from __future__ import annotations
 
-import datetime
 import ssl
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from memtls import converse
+from memtls import converse, write_self_signed
 
 from tlsinspect.errors import DecodeError
 from tlsinspect.parse import tls_handshake as hs
@@ -88,29 +84,11 @@ class Pki:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     d = tmp_path_factory.mktemp("pki")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(4242)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    (d / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "k.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+    cert, key, der = write_self_signed(
+        d, rsa.generate_private_key(public_exponent=65537, key_size=2048), 4242
     )
     (d / "dh.pem").write_bytes(dh_params_pem())
-    return Pki(
-        str(d / "c.pem"), str(d / "k.pem"), cert.public_bytes(serialization.Encoding.DER), str(d / "dh.pem")
-    )
+    return Pki(cert, key, der, str(d / "dh.pem"))
 
 
 def contexts(

@@ -8,16 +8,12 @@ hellos, gaps, resynchronisation, malformed headers, sniffing helpers and a no-ex
 
 from __future__ import annotations
 
-import datetime
 import ssl
 from dataclasses import dataclass, field
 
 import memtls
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -93,27 +89,8 @@ def expected_events(stream: bytes, from_client: bool, keep: bool) -> list[tuple[
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     d = tmp_path_factory.mktemp("pki")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    c, k = d / "c.pem", d / "k.pem"
-    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    k.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return str(c), str(k)
+    cert, key, _der = memtls.write_self_signed(d, ec.generate_private_key(ec.SECP256R1()), 7)
+    return cert, key
 
 
 PAYLOAD = bytes(range(256)) * 78 + b"tail"  # 19 972 bytes: one full 16 KiB record and one more
