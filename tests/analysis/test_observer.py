@@ -4,45 +4,21 @@ from __future__ import annotations
 
 import base64
 
+import test_exposures as exposure_tests
+
 from tlsinspect.analysis.exposures import exchange_exposures, tls_exposures
 from tlsinspect.analysis.observer import cross_flow_findings, observer_view
 from tlsinspect.model import Certificate, ClientHello, Flow, HttpExchange, ServerHello, TlsInfo
 
 
 def hello(sni: str | None = "www.example.com") -> ClientHello:
-    return ClientHello(
-        frame=4,
-        record_version=0x0301,
-        legacy_version=0x0303,
-        random=b"",
-        session_id=b"",
-        cipher_suites=(0x1301,),
-        compression_methods=(0,),
-        extensions=(),
-        server_name=sni,
-        alpn=("h2",),
-        ja4="t13d1516h2_abc_def",
+    return exposure_tests.hello(
+        cipher_suites=(0x1301,), server_name=sni, alpn=("h2",), ja4="t13d1516h2_abc_def"
     )
 
 
 def cert() -> Certificate:
-    return Certificate(
-        der=b"",
-        subject="CN=www.example.com",
-        issuer="CN=Example CA",
-        serial="01",
-        not_before="",
-        not_after="",
-        san_dns=("www.example.com",),
-        san_ip=(),
-        sha256="",
-        key_type="EC",
-        key_bits=256,
-        signature_algorithm="ecdsa-with-SHA256",
-        is_ca=False,
-        self_signed=False,
-        common_name="www.example.com",
-    )
+    return exposure_tests.cert(issuer="CN=Example CA", san_dns=("www.example.com",))
 
 
 def tls_info(
