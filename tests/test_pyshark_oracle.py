@@ -75,14 +75,19 @@ def wireshark_view_isolated(path: Path) -> dict[str, dict[str, Any]]:
         "import json, sys, pathlib; sys.path.insert(0, sys.argv[2]); import test_pyshark_oracle as t; "
         "print(json.dumps(t.wireshark_view(pathlib.Path(sys.argv[1]))))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(path), str(Path(__file__).parent)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return dict(json.loads(out.stdout))
+    for _attempt in range(3):
+        # tshark under pyshark has twice ended with status 255 in a full CI run (never alone): that is the
+        # oracle failing, not a disagreement, so it gets two more tries; a real difference fails every time.
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path), str(Path(__file__).parent)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if out.returncode == 0:
+            return dict(json.loads(out.stdout))
+    raise AssertionError(f"pyshark/tshark failed three times: {out.stderr[-2000:]}")
 
 
 @pytest.mark.tshark
