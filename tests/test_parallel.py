@@ -156,3 +156,45 @@ def test_fast_path_shard_matches_shard_of() -> None:
                 eng = Engine(shard=(k, n))
                 eng.process(1, 1.0, 1, frame)
                 assert (eng.counts["tcp"] == 1) == (k == want)
+
+
+def test_shard_select_reads_frames_in_place() -> None:
+    """`Engine.select` reads a frame where it lies in a larger buffer (a mapped file) and agrees with shard_of."""
+    import random
+    import struct
+
+    from tlsinspect.engine.engine import Engine
+
+    rng = random.Random(7)
+    for _ in range(300):
+        src, dst = bytes(rng.randrange(256) for _ in range(4)), bytes(rng.randrange(256) for _ in range(4))
+        sport, dport = rng.randrange(65536), rng.randrange(65536)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, src, dst)
+        tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 0x50, 0x10, 1000, 0, 0)
+        frame = b"\x00" * 12 + b"\x08\x00" + ip + tcp
+        pad = rng.randrange(1, 40)
+        buf = b"\xff" * pad + frame + b"\xee" * 9
+        want = shard_of(src, dst, sport, dport, 3)
+        for k in range(3):
+            eng = Engine(shard=(k, 3))
+            assert eng.select(1, 1.0, 1, buf, pad, pad + len(frame)) == (k == want)
+    # a fragment, another protocol or another link type is never refused here: `process` decides those
+    frag = bytearray(frame)
+    frag[20] = 0x20  # more fragments
+    assert all(Engine(shard=(k, 2)).select(1, 1.0, 1, bytes(frag), 0, len(frag)) for k in range(2))
+    assert all(Engine(shard=(k, 2)).select(1, 1.0, 113, frame, 0, len(frame)) for k in range(2))
+
+
+def test_shard_of_balances_structured_addresses() -> None:
+    """Flows between 10.a.b.1 and 10.a.b.2 on the same ports (what replicated traffic looks like) still spread
+    evenly: the shard must not depend on the ports alone."""
+    for ports in ((40000, 443), (51234, 80), (33333, 8443)):
+        counts = [0, 0]
+        for k in range(2000):
+            net = bytes((10, (k >> 8) & 0xFF, k & 0xFF))
+            counts[shard_of(net + b"\x01", net + b"\x02", *ports, 2)] += 1
+        assert min(counts) > 900, counts
+    counts3 = [0, 0, 0]
+    for k in range(3000):
+        counts3[shard_of(bytes((192, 168, k >> 8, k & 0xFF)), b"\x0a\x00\x00\x01", 50000, 443, 3)] += 1
+    assert min(counts3) > 900, counts3

@@ -22,6 +22,8 @@ from tlsinspect.parse.keylog import KeyLog
 Progress = Callable[[int, int], None]
 """Called now and then with (bytes read so far, file size)."""
 
+FRAMES_PER_BATCH = 16384
+"""Frames read between two looks at the engine's finished flows (and the progress bar)."""
 CROSS_WINDOW = 1024
 """Finished flows held back so findings that span connections (the same host over http and https, a cleartext
 hop behind a TLS proxy) can see their neighbours; the older half is released when the window is full."""
@@ -76,24 +78,21 @@ def engine_flows(
     engine = Engine(keylog=opts.keylog, analyse=opts.analyse, max_flows=opts.max_flows, shard=shard)
     run.format, run.link_types = cap.format, tuple(cap.link_types)
     size = _size(path)
-    process = engine.process
+    handle = engine.process_at
     progress = opts.progress
-    n = 0
     with cap:
         secrets_seen = _absorb_secrets(cap, engine, 0)
-        secrets = cap.secrets if cap.format == "pcapng" else None  # only pcapng carries secrets blocks
-        for number, ts, link_type, data, _orig_len, _iface in cap.raw_frames():
-            if secrets is not None and len(secrets) != secrets_seen:  # a Decryption Secrets Block came first
+        more = True
+        while more:
+            more = cap.push(handle, FRAMES_PER_BATCH)
+            if len(cap.secrets) != secrets_seen:  # a pcapng Decryption Secrets Block: before the next frame
                 secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
-            process(number, ts, link_type, data)
-            n += 1
-            if not n & 0x3FFF:
-                run.frames, run.bytes = cap.frames_read, cap.bytes_read
-                if progress is not None:
-                    progress(cap.bytes_read, size)
-                batch = list(engine.drain())
-                if batch:
-                    yield batch
+            run.frames, run.bytes = cap.frames_read, cap.bytes_read
+            if progress is not None:
+                progress(cap.bytes_read, size)
+            batch = list(engine.drain())
+            if batch:
+                yield batch
         last = list(engine.finish())
         run.format, run.link_types = cap.format, tuple(cap.link_types)
         run.frames, run.bytes = cap.frames_read, cap.bytes_read

@@ -46,6 +46,16 @@ def payloads(n: int) -> list[bytes]:
     return [bytes([i % 256]) * (i * 7 % 61) + bytes([i % 256, 0xAB]) for i in range(n)]
 
 
+@pytest.fixture(autouse=True, params=[True, False], ids=["mapped", "chunked"])
+def reading_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Every test of this module runs twice: with the file memory-mapped (the default) and read in chunks
+    (what a gzip file or a pipe gets), since the two share the frame loops but not the buffer handling."""
+    defaults = CaptureFile.__init__.__kwdefaults__
+    assert defaults is not None and "map_file" in defaults
+    monkeypatch.setitem(defaults, "map_file", request.param)
+    return bool(request.param)
+
+
 def read_all(path: str | os.PathLike[str], **kwargs: int) -> tuple[CaptureFile, list[Frame]]:
     with CaptureFile(path, **kwargs) as cap:
         frames = list(cap)
@@ -656,3 +666,43 @@ def test_corpus_agrees_with_tshark(name: str) -> None:
         assert frame.ts == pytest.approx(float(epoch), abs=2e-6)
     if re.search(r"bug-1450", name):
         assert "damaged or corrupt" in fields.stderr and cap.anomalies
+
+
+def test_mapping_is_used_for_plain_files_only(tmp_path: Path, reading_mode: bool) -> None:
+    path = write_pcap(tmp_path / "a.pcap", [(T0, b"x" * 60)])
+    with CaptureFile(path) as cap:
+        assert (cap._map is not None) == reading_mode
+    gz = put(tmp_path, gzip.compress(Path(path).read_bytes()), "a.pcap.gz")
+    with CaptureFile(gz) as cap:
+        assert cap._map is None
+        assert [f.data for f in cap] == [b"x" * 60]
+
+
+def test_push_hands_frames_in_place(tmp_path: Path) -> None:
+    """`push` gives each frame as a position in a buffer, at most max_frames per call, and stops after a
+    Decryption Secrets Block so that the secrets can be applied before the next frame."""
+    keylog = b"CLIENT_RANDOM " + b"00" * 32 + b" " + b"11" * 48 + b"\n"
+    late_dsb = block(0x0A, struct.pack("<II", TLS_KEY_LOG, len(keylog)) + keylog)
+    first = pcapng_bytes([1], [(0, T0 + i, bytes([i]) * (10 + i)) for i in range(5)])
+    second = b"".join(block(6, struct.pack("<IIIII", 0, 0, 0, 3, 3) + b"abc" + b"\0") for _ in range(2))
+    path = put(tmp_path, first + late_dsb + second, "p.pcapng")
+    got: list[tuple[int, bytes]] = []
+    secrets_at: list[int] = []
+
+    def handle(number: int, ts: float, lt: int, buf: bytes, start: int, end: int, ol: int, i: int) -> None:
+        got.append((number, bytes(buf[start:end])))
+
+    with CaptureFile(path) as cap:
+        calls = 0
+        while cap.push(handle, 2):
+            calls += 1
+            assert calls < 20
+            assert cap.frames_read == len(got)
+            if cap.secrets:
+                secrets_at.append(len(got))
+        assert not cap.push(handle, 2)
+    assert [n for n, _ in got] == list(range(1, 8))
+    assert [d for _, d in got[:5]] == [bytes([i]) * (10 + i) for i in range(5)]
+    assert got[5][1] == got[6][1] == b"abc"
+    assert secrets_at and secrets_at[0] == 5  # the push after frame 5 ended at the secrets block
+    assert cap.bytes_read == sum(len(d) for _, d in got)
