@@ -34,7 +34,7 @@ from tlsinspect.model import Flow
 from tlsinspect.runner import EngineRun, ReadOptions, engine_flows
 
 BATCH = 256
-"""Flows per message from a worker, and per batch handed back to the runner."""
+"""Flows per batch handed back to the runner."""
 
 
 def default_jobs() -> int:
@@ -103,14 +103,10 @@ def _worker(
     """In a worker process: run shard `shard` and send ("flows", [Flow...], bytes read), then ("done", EngineRun)."""
     try:
         run = EngineRun()
-        pending: list[Flow] = []
+        # Each batch goes as soon as the engine has it (every few thousand frames), so the parent writes while
+        # the workers work and has little left to do when they end.
         for batch in engine_flows(path, opts, run, shard=shard):
-            pending.extend(batch)
-            if len(pending) >= BATCH:
-                conn.send(("flows", pending, run.bytes))
-                pending = []
-        if pending:
-            conn.send(("flows", pending, run.bytes))
+            conn.send(("flows", batch, run.bytes))
         conn.send(("done", run, run.bytes))
     except BaseException as e:  # reported to the parent, which raises it there
         try:

@@ -12,6 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import orjson
+
 from tlsinspect.analysis.exposures import shown_value
 from tlsinspect.analysis.observer import observer_view
 from tlsinspect.model import (
@@ -313,7 +315,26 @@ def summary_dict(s: Summary) -> dict[str, Any]:
     }
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+_json_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+_ORJSON_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _dumps(obj: Any) -> str:
+    """One compact JSON line, the same text `json` would write with these options.
+
+    orjson encodes a flow about five times faster than the standard library, which matters to `read --jobs N`:
+    the parent writes every flow while the workers parse. Values orjson refuses (an integer beyond 64 bits, a
+    lone surrogate) go to the standard encoder instead; values of unknown types become strings in both.
+    """
+    try:
+        return orjson.dumps(obj, default=str, option=_ORJSON_OPTIONS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return _json_dumps(obj)
 
 
 class NdjsonWriter:
