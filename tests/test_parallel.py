@@ -158,31 +158,39 @@ def test_fast_path_shard_matches_shard_of() -> None:
                 assert (eng.counts["tcp"] == 1) == (k == want)
 
 
-def test_shard_select_reads_frames_in_place() -> None:
-    """`Engine.select` reads a frame where it lies in a larger buffer (a mapped file) and agrees with shard_of."""
+def test_shard_chosen_in_place() -> None:
+    """`Engine.process_at` reads a frame where it lies in a larger buffer (a mapped file), picks its shard as
+    shard_of does, and every frame is counted by exactly one shard: fast-path frames, fragments and frames of
+    other link types alike."""
     import random
     import struct
 
     from tlsinspect.engine.engine import Engine
 
     rng = random.Random(7)
+    frames = []
     for _ in range(300):
         src, dst = bytes(rng.randrange(256) for _ in range(4)), bytes(rng.randrange(256) for _ in range(4))
         sport, dport = rng.randrange(65536), rng.randrange(65536)
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, src, dst)
         tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 0x50, 0x10, 1000, 0, 0)
         frame = b"\x00" * 12 + b"\x08\x00" + ip + tcp
+        frames.append((1, frame, shard_of(src, dst, sport, dport, 3)))
+    frag = bytearray(frames[0][1])
+    frag[20] = 0x20  # more fragments: not the fast path
+    frames.append((1, bytes(frag), None))
+    frames.append((113, frames[1][1], None))  # another link type: not decodable as SLL
+    for link, frame, want in frames:
         pad = rng.randrange(1, 40)
         buf = b"\xff" * pad + frame + b"\xee" * 9
-        want = shard_of(src, dst, sport, dport, 3)
+        counted = []
         for k in range(3):
             eng = Engine(shard=(k, 3))
-            assert eng.select(1, 1.0, 1, buf, pad, pad + len(frame)) == (k == want)
-    # a fragment, another protocol or another link type is never refused here: `process` decides those
-    frag = bytearray(frame)
-    frag[20] = 0x20  # more fragments
-    assert all(Engine(shard=(k, 2)).select(1, 1.0, 1, bytes(frag), 0, len(frag)) for k in range(2))
-    assert all(Engine(shard=(k, 2)).select(1, 1.0, 113, frame, 0, len(frame)) for k in range(2))
+            eng.process_at(1, 1.0, link, buf, pad, pad + len(frame))
+            counted.append(eng.counts["frames"])
+        assert sum(counted) == 1, (link, counted)
+        if want is not None:
+            assert counted[want] == 1
 
 
 def test_shard_of_balances_structured_addresses() -> None:

@@ -30,9 +30,8 @@ SWEEP_EVERY = 8192
 _FAST = struct.Struct("!HBxHxxHxB2x4s4sHHIIBB")
 """From offset 12 of an Ethernet frame: ethertype, IPv4 version/IHL, total length, flags/fragment offset,
 protocol, source, destination, then the TCP ports, sequence, acknowledgement, data offset and flags."""
-_SELECT = struct.Struct("!HB5xHxB2xIIHH")
-"""From offset 12 of an Ethernet frame: ethertype, IPv4 version/IHL, flags/fragment offset, protocol, source,
-destination and the TCP ports (for `Engine.select`)."""
+_ADDRS = struct.Struct("!II")
+"""The IPv4 source and destination of an Ethernet frame as integers, from offset 26 (for the shard)."""
 CLOSED_LINGER = 2.0
 MAX_CAPTURE_ANOMALIES = 200
 
@@ -50,7 +49,7 @@ def shard_of(src: bytes, dst: bytes, sport: int, dport: int, shards: int) -> int
     Built from symmetric combinations of the two endpoints: the sums of the addresses and of the ports and the
     XOR of the ports, mixed by odd multipliers. (An earlier XOR of the addresses put every flow between
     addresses that differ in the same bits, such as 10.k.k.1 and 10.k.k.2, in the shard of its ports alone,
-    and one worker got 58% of the frames of the benchmark capture.) `Engine.select` computes the same from
+    and one worker got 58% of the frames of the benchmark capture.) `Engine.process_at` computes the same from
     integers read off the frame, inline.
     """
     h = (
@@ -106,7 +105,7 @@ class Engine:
         self.flows_evicted = 0
         self.flows_total = 0
         self.link_types_seen: set[int] = set()
-        self._since_sweep = 0
+        self._sweep_at = SWEEP_EVERY
         self._now = 0.0
 
     @property
@@ -141,8 +140,6 @@ class Engine:
         signature of `CaptureFile.push`'s handle. Only the TCP payload is copied out, and nothing at all of a
         frame that belongs to another shard."""
         self._now = ts
-        if self.shards > 1 and not self.select(number, ts, link_type, buf, start, stop):
-            return
         # The fast path: untagged Ethernet, IPv4 without options or fragmentation, TCP -- most frames of most
         # captures. One unpack reads every header field needed; anything else takes the general decoder below,
         # which gives the same result for these frames (the decoder tests check both paths agree).
@@ -152,6 +149,15 @@ class Engine:
                 _FAST.unpack_from(buf, start + 12)
             )
             if etype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF and doff >= 0x50:
+                if self.shards > 1:
+                    # shard_of, computed inline from the addresses as integers: another worker's frame stops
+                    # here, before anything is copied
+                    a, b = _ADDRS.unpack_from(buf, start + 26)
+                    h = ((a + b) * 0x9E3779B1 + (sport + dport) * 0x85EBCA77) ^ ((sport ^ dport) << 7)
+                    if ((h ^ (h >> 29)) & 0x7FFFFFFF) % self.shards != self.shard:
+                        if number >= self._sweep_at:
+                            self._sweep(number)
+                        return
                 hl = 34 + ((doff >> 4) << 2)
                 end = 14 + total if total else size
                 if end > size:
@@ -164,10 +170,8 @@ class Engine:
                         self._tcp(src, dst, sport, dport, seq, ack, flags, payload, number, ts)
                     except Exception as e:  # a bug must cost one flow, not the capture
                         self._internal_error(Segment(src, dst, sport, dport, seq, ack, flags, b""), number, e)
-                    self._since_sweep += 1
-                    if self._since_sweep >= SWEEP_EVERY:
-                        self._since_sweep = 0
-                        self.sweep()
+                    if number >= self._sweep_at:
+                        self._sweep(number)
                     return
         data = buf[start:stop] if start or stop != len(buf) or type(buf) is not bytes else buf
         counts = self.counts
@@ -187,7 +191,8 @@ class Engine:
                 self._count_dropped(link_type, number)
             return
         if self.shards > 1 and shard_of(pkt[0], pkt[1], pkt[2], pkt[3], self.shards) != self.shard:
-            self._skipped_frame()
+            if number >= self._sweep_at:
+                self._sweep(number)
             return
         counts["frames"] += 1
         counts["bytes"] += len(data)
@@ -199,33 +204,14 @@ class Engine:
                 self._udp(pkt, number, ts)  # type: ignore[arg-type]
         except Exception as e:  # a bug must cost one flow, not the capture
             self._internal_error(pkt, number, e)
-        self._since_sweep += 1
-        if self._since_sweep >= SWEEP_EVERY:
-            self._since_sweep = 0
-            self.sweep()
+        if number >= self._sweep_at:
+            self._sweep(number)
 
-    def select(self, number: int, ts: float, link_type: int, buf: Any, start: int, end: int) -> bool:
-        """Whether frame `number` (bytes buf[start:end]) may be this shard's: False only for an untagged
-        Ethernet/IPv4/TCP frame, not fragmented, whose 4-tuple hashes to another shard; `process` decides the
-        rest. `process_at` asks this first, before anything is copied, so another worker's frame costs one
-        unpack."""
-        if link_type == 1 and end - start >= 54:
-            etype, vihl, frag, proto, src, dst, sport, dport = _SELECT.unpack_from(buf, start + 12)
-            if etype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
-                # shard_of, from the integers read off the frame
-                h = ((src + dst) * 0x9E3779B1 + (sport + dport) * 0x85EBCA77) ^ ((sport ^ dport) << 7)
-                if ((h ^ (h >> 29)) & 0x7FFFFFFF) % self.shards != self.shard:
-                    self._now = ts
-                    self._skipped_frame()
-                    return False
-        return True
-
-    def _skipped_frame(self) -> None:
-        """A frame of another shard: not ours, but sweeps happen at the same frames in every shard."""
-        self._since_sweep += 1
-        if self._since_sweep >= SWEEP_EVERY:
-            self._since_sweep = 0
-            self.sweep()
+    def _sweep(self, number: int) -> None:
+        """The periodic sweep, every SWEEP_EVERY frame numbers: at the same frames in every shard, since each
+        shard sees every frame number (its own frames and the ones it passes over)."""
+        self._sweep_at = number + SWEEP_EVERY
+        self.sweep()
 
     def _internal_error(self, pkt: Segment | Datagram, number: int, exc: Exception) -> None:
         """Record an unexpected exception as an anomaly on its flow and stop parsing that flow's content.
