@@ -430,3 +430,27 @@ def test_fuzz_chunking_does_not_matter(
     sink, rs = feed_chunks(chunks, keep=keep)
     assert sink.events == expected
     assert rs.buffered == 0
+
+
+def test_counting_off_skip_equals_feeding() -> None:
+    """The engine subtracts in-order bytes that fall inside a skipped body from `skip` instead of feeding them;
+    what the sink sees afterwards must be the same either way."""
+    body = bytes(range(256)) * 8  # 2048 bytes
+    stream = b"\x17\x03\x03\x08\x00" + body + ALERT
+    for cut in (5, 6, 100, 2000, 2053):
+        fed, counted = Sink(), Sink()
+        a, b = RecordStream(True, fed), RecordStream(True, counted)
+        a.feed(stream[:cut], 1)
+        b.feed(stream[:cut], 1)
+        pos = cut
+        while pos < len(stream):
+            piece = stream[pos : pos + 700]
+            a.feed(piece, 2)
+            if b.skip >= len(piece):
+                b.skip -= len(piece)
+            else:
+                b.feed(piece, 2)
+            pos += len(piece)
+        assert fed.events == counted.events
+        assert fed.events[-1] == ("record", True, 21, 0x0303, b"\x01\x00")
+        assert a.skip == b.skip == 0 and a.buffered == b.buffered == 0

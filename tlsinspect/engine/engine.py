@@ -166,8 +166,9 @@ class Engine:
                     self._fast_frames += 1
                     self._fast_bytes += size
                     try:
-                        payload = buf[start + hl : start + end] if hl < end else b""
-                        self._tcp(src, dst, sport, dport, seq, ack, flags, payload, number, ts)
+                        self._tcp(
+                            src, dst, sport, dport, seq, ack, flags, buf, start + hl, start + end, number, ts
+                        )
                     except Exception as e:  # a bug must cost one flow, not the capture
                         self._internal_error(Segment(src, dst, sport, dport, seq, ack, flags, b""), number, e)
                     if number >= self._sweep_at:
@@ -199,7 +200,8 @@ class Engine:
         try:
             if type(pkt) is Segment:
                 counts["tcp"] += 1
-                self._tcp(*pkt, number, ts)
+                src, dst, sport, dport, seq, ack, flags, payload = pkt
+                self._tcp(src, dst, sport, dport, seq, ack, flags, payload, 0, len(payload), number, ts)
             else:
                 self._udp(pkt, number, ts)  # type: ignore[arg-type]
         except Exception as e:  # a bug must cost one flow, not the capture
@@ -263,10 +265,13 @@ class Engine:
         seq: int,
         ack: int,
         flags: int,
-        payload: bytes,
+        buf: Any,
+        pstart: int,
+        pend: int,
         number: int,
         ts: float,
     ) -> None:
+        """One TCP segment whose payload is buf[pstart:pend] (copied out only when something reads it)."""
         if src < dst or (src == dst and sport <= dport):
             key = (src, sport, dst, dport)
             from_a = True
@@ -279,28 +284,30 @@ class Engine:
         fs.last_frame = number
         fs.last_ts = ts
         fs.frames += 1
+        n = pend - pstart
         if from_a:
             d = fs.dir_a
             other = fs.dir_b
-            fs.bytes_a += len(payload)
+            fs.bytes_a += n
         else:
             d = fs.dir_b
             other = fs.dir_a
-            fs.bytes_b += len(payload)
+            fs.bytes_b += n
         if flags & TCP_SYN:
             seq = self._tcp_syn(fs, d, from_a, seq, flags)
-        if payload:
+        if n:
             if seq == d.next_seq and not d.held:  # in order, nothing held: straight through (the common case)
-                n = len(payload)
                 d.next_seq = (seq + n) & 0xFFFFFFFF
                 d.delivered += n
-                sink = d.sink
-                if sink is not None:
-                    sink(payload, number)
+                skipper = d.skipper
+                if skipper is not None and skipper.skip >= n:
+                    skipper.skip -= n  # inside an application-data record nobody reads: nothing to copy
+                elif d.sink is not None:
+                    d.sink(buf[pstart:pend], number)
                 else:
-                    d.consumer.deliver(from_a, payload, number)
+                    d.consumer.deliver(from_a, buf[pstart:pend], number)
             else:
-                d.segment(seq, payload, number)
+                d.segment(seq, buf[pstart:pend], number)
         if other.held and flags & TCP_ACK:
             other.acked(ack, number)
         if flags & (TCP_FIN | TCP_RST):

@@ -220,6 +220,8 @@ class FlowState:
         client_dir, server_dir = (self.dir_a, self.dir_b) if self.client_is_a else (self.dir_b, self.dir_a)
         client_dir.sink = self.tls.client.feed
         server_dir.sink = self.tls.server.feed
+        client_dir.skipper = self.tls.client
+        server_dir.skipper = self.tls.server
         (self.tls.client if from_a == self.client_is_a else self.tls.server).feed(data, frame)
 
     def _start_http(self, from_a: bool, data: bytes, frame: int) -> None:
@@ -248,6 +250,7 @@ class FlowState:
         self.dir_a.consumer = _NullConsumer()
         self.dir_b.consumer = _NullConsumer()
         self.dir_a.sink = self.dir_b.sink = None
+        self.dir_a.skipper = self.dir_b.skipper = None
 
     # -- end ----------------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ Sequence numbers compare modulo 2^32 (RFC 793 arithmetic), so wrap-around mid-st
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 MASK = 0xFFFFFFFF
 HALF = 0x80000000
@@ -52,6 +52,7 @@ class TcpDirection:
         "delivered",
         "overflow",
         "sink",
+        "skipper",
     )
 
     def __init__(
@@ -73,6 +74,9 @@ class TcpDirection:
         self.sink: Callable[[bytes, int], None] | None = None
         """Where in-order bytes go directly, bypassing `consumer.deliver`, once the flow's protocol parser is
         known (set by the flow; the engine's fast path uses it). None: through the consumer."""
+        self.skipper: Any = None
+        """The TLS record stream behind `sink`, if that is what it is: in-order bytes inside an application-data
+        record it passes over (its `skip`) are counted off there without being copied or fed."""
 
     def syn(self, seq: int) -> None:
         """A SYN: the stream's data starts at seq + 1."""

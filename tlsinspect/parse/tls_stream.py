@@ -89,7 +89,7 @@ class RecordStream:
         "sink",
         "keep_app_data",
         "_pending",
-        "_skip",
+        "skip",
         "_skip_ct",
         "lost",
         "hunting",
@@ -103,7 +103,10 @@ class RecordStream:
         self.sink = sink
         self.keep_app_data = keep_app_data
         self._pending = b""
-        self._skip = 0
+        self.skip = 0
+        """Bytes of the current application-data record still to come, which nothing reads. A caller holding
+        in-order bytes that all fall inside it (``len(data) <= skip``) may subtract them here instead of
+        calling `feed`: the effect is the same, without copying them (the engine's fast path does this)."""
         self._skip_ct = 0
         self.lost = False
         self.hunting = False
@@ -117,14 +120,14 @@ class RecordStream:
         """Consume in-order stream bytes; complete records go to the sink."""
         if self.ignore:
             return
-        skip = self._skip
+        skip = self.skip
         if skip:
             n = len(data)
             if n <= skip:
-                self._skip = skip - n
+                self.skip = skip - n
                 return
             data = data[skip:]
-            self._skip = 0
+            self.skip = 0
         if self._pending:
             data = self._pending + data
             self._pending = b""
@@ -187,7 +190,7 @@ class RecordStream:
                 sink.on_skipped(fc, ct, length, frame)
                 avail = n - pos - 5
                 if avail < length:
-                    self._skip = length - avail
+                    self.skip = length - avail
                     return
                 pos += 5 + length
                 continue
@@ -207,10 +210,10 @@ class RecordStream:
 
     def gap(self, length: int, frame: int) -> None:
         """`length` bytes of this direction were not captured. Inside a skipped body nothing is lost."""
-        if self._skip >= length:
-            self._skip -= length
+        if self.skip >= length:
+            self.skip -= length
             return
-        self._skip = 0
+        self.skip = 0
         self._pending = b""
         if not self.lost:
             self.lost = True
