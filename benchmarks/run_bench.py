@@ -9,6 +9,7 @@ seen in cleartext, and HTTP requests.
     .venv/bin/python benchmarks/make_captures.py     # once: benchmarks/data/bench-{100,1000}mb.pcap
     .venv/bin/python benchmarks/run_bench.py         # all captures in benchmarks/data/, default --jobs
     .venv/bin/python benchmarks/run_bench.py --jobs 1 benchmarks/data/bench-100mb.pcap
+    .venv/bin/python benchmarks/run_bench.py --repeat 5 benchmarks/data/bench-1000mb.pcap  # medians of 5
 
 Writes ``benchmarks/out/results.json`` and ``benchmarks/out/bench.svg`` (time and memory against capture size).
 """
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -49,9 +51,12 @@ class Run:
     size: int
     frames: int
     wall_s: float = 0.0
+    """The median of `walls`."""
     peak_rss_anon: int = 0
     exit_code: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    walls: list[float] = field(default_factory=list)
+    """Every timed run, in order (tools alternate, so run i of both tools ran back to back)."""
 
     @property
     def pkts_s(self) -> float:
@@ -179,33 +184,41 @@ def tshark_cmd(capture: Path) -> list[str]:
     return cmd
 
 
-def bench(capture: Path, jobs: int | None, with_tshark: bool) -> list[Run]:
+def bench(capture: Path, jobs: int | None, with_tshark: bool, repeat: int) -> list[Run]:
+    """Time tlsinspect and tshark `repeat` times each, alternating, so both see the same machine load."""
     size = capture.stat().st_size
-    runs = []
-    out = OUT / f"{capture.stem}.tlsinspect.ndjson"
     r = Run("tlsinspect", capture.name, size, 0)
-    r.wall_s, r.peak_rss_anon, r.exit_code = measure(tlsinspect_cmd(capture, jobs), out)
-    r.counts, r.frames = count_tlsinspect(out)
-    runs.append(r)
-    if with_tshark:
-        out = OUT / f"{capture.stem}.tshark.tsv"
-        t = Run("tshark", capture.name, size, r.frames)
-        t.wall_s, t.peak_rss_anon, t.exit_code = measure(tshark_cmd(capture), out)
-        t.counts = count_tshark(out)
-        runs.append(t)
-    return runs
+    t = Run("tshark", capture.name, size, 0)
+    for _ in range(repeat):
+        out = OUT / f"{capture.stem}.tlsinspect.ndjson"
+        wall, peak, code = measure(tlsinspect_cmd(capture, jobs), out)
+        r.walls.append(wall)
+        r.peak_rss_anon, r.exit_code = max(r.peak_rss_anon, peak), code or r.exit_code
+        r.counts, r.frames = count_tlsinspect(out)
+        if with_tshark:
+            out = OUT / f"{capture.stem}.tshark.tsv"
+            wall, peak, code = measure(tshark_cmd(capture), out)
+            t.walls.append(wall)
+            t.peak_rss_anon, t.exit_code = max(t.peak_rss_anon, peak), code or t.exit_code
+            t.counts, t.frames = count_tshark(out), r.frames
+    for run in (r, t):
+        if run.walls:
+            run.wall_s = statistics.median(run.walls)
+    return [r, t] if with_tshark else [r]
 
 
 def report(runs: list[Run]) -> None:
     head = (
-        f"{'capture':<22} {'tool':<10} {'wall s':>8} {'pkts/s':>10} {'MB/s':>8} {'RssAnon MiB':>12}  counts"
+        f"{'capture':<22} {'tool':<10} {'wall s':>8} {'range s':>13} {'pkts/s':>10} {'MB/s':>8} "
+        f"{'RssAnon MiB':>12}  counts"
     )
     print(head)
     print("-" * len(head))
     for r in runs:
         counts = " ".join(f"{k}={v}" for k, v in r.counts.items())
+        spread = f"{min(r.walls):.2f}-{max(r.walls):.2f}" if r.walls else ""
         print(
-            f"{r.capture:<22} {r.tool:<10} {r.wall_s:8.2f} {r.pkts_s:10.0f} {r.mb_s:8.1f} "
+            f"{r.capture:<22} {r.tool:<10} {r.wall_s:8.2f} {spread:>13} {r.pkts_s:10.0f} {r.mb_s:8.1f} "
             f"{r.peak_rss_anon / 2**20:12.1f}  {counts}" + (f" (exit {r.exit_code})" if r.exit_code else "")
         )
     by_cap: dict[str, dict[str, Run]] = {}
@@ -215,8 +228,10 @@ def report(runs: list[Run]) -> None:
         if "tshark" in tools and "tlsinspect" in tools:
             ti, ts = tools["tlsinspect"], tools["tshark"]
             same = all(ti.counts.get(k) == v for k, v in ts.counts.items())
+            pairs = sorted(b / a for a, b in zip(ti.walls, ts.walls, strict=False) if a)
+            each = f" (run by run: {', '.join(f'{x:.1f}x' for x in pairs)})" if len(pairs) > 1 else ""
             print(
-                f"{cap}: tlsinspect is {ts.wall_s / ti.wall_s:.1f}x faster than tshark; "
+                f"{cap}: tlsinspect is {ts.wall_s / ti.wall_s:.1f}x faster than tshark (medians){each}; "
                 f"memory {ti.peak_rss_anon / 2**20:.0f} vs {ts.peak_rss_anon / 2**20:.0f} MiB; "
                 f"counts {'identical' if same else 'DIFFER'}"
             )
@@ -288,6 +303,9 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, help="passed to tlsinspect read --jobs (default: its own default)")
     ap.add_argument("--no-tshark", action="store_true", help="time tlsinspect only")
     ap.add_argument("--chart", type=Path, default=OUT / "bench.svg")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="time each tool this many times, alternating; report medians"
+    )
     args = ap.parse_args()
     caps = args.captures or sorted((HERE / "data").glob("*.pcap"), key=lambda p: p.stat().st_size)
     if not caps:
@@ -298,7 +316,7 @@ def main() -> int:
     runs: list[Run] = []
     for cap in caps:
         print(f"# {cap} ({cap.stat().st_size / 1e6:.0f} MB)", file=sys.stderr, flush=True)
-        runs += bench(cap, args.jobs, with_tshark)
+        runs += bench(cap, args.jobs, with_tshark, max(1, args.repeat))
     report(runs)
     (OUT / "results.json").write_text(
         json.dumps([asdict(r) | {"pkts_s": r.pkts_s, "mb_s": r.mb_s} for r in runs], indent=1) + "\n"

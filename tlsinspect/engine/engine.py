@@ -1,8 +1,10 @@
 """The read engine: frames in, frozen `Flow` snapshots out, incrementally (sans-IO).
 
 `Engine.process(number, ts, link_type, data)` is called once per captured frame by whatever reads the capture
-(a file, or a live interface); finished flows come back from `Engine.drain()` in order of first frame, and
-`Engine.finish()` ends the capture. `Engine.open_flows()` gives snapshots of flows still in progress, which is
+(a live interface), or `Engine.process_at(number, ts, link_type, buf, start, stop)` for a frame lying inside a
+larger buffer (a memory-mapped capture file, `CaptureFile.push`): only the bytes a parser reads are copied
+out. Finished flows come back from `Engine.drain()` in order of first frame, and `Engine.finish()` ends the
+capture. `Engine.open_flows()` gives snapshots of flows still in progress, which is
 what a live view shows. Every frame lands in exactly one bucket of `Engine.counts`, so frames read = frames
 accounted.
 
