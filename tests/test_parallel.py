@@ -159,9 +159,9 @@ def test_fast_path_shard_matches_shard_of() -> None:
 
 
 def test_shard_chosen_in_place() -> None:
-    """`Engine.process_at` reads a frame where it lies in a larger buffer (a mapped file), picks its shard as
-    shard_of does, and every frame is counted by exactly one shard: fast-path frames, fragments and frames of
-    other link types alike."""
+    """A sharded engine's frame handler reads a frame where it lies in a larger buffer (a mapped file), picks
+    its shard as shard_of does (twice: the second time from its cache), and every frame is counted by exactly
+    one shard: fast-path frames, fragments, truncated frames and frames of other link types alike."""
     import random
     import struct
 
@@ -180,13 +180,17 @@ def test_shard_chosen_in_place() -> None:
     frag[20] = 0x20  # more fragments: not the fast path
     frames.append((1, bytes(frag), None))
     frames.append((113, frames[1][1], None))  # another link type: not decodable as SLL
+    short = bytearray(frames[2][1])
+    short[46] = 0xF0  # a 60-byte TCP header in a 54-byte frame: truncated, the decoder's to judge
+    frames.append((1, bytes(short), None))
+    frames += frames[:20]  # the same 4-tuples again: shards from the cache
     for link, frame, want in frames:
         pad = rng.randrange(1, 40)
         buf = b"\xff" * pad + frame + b"\xee" * 9
         counted = []
         for k in range(3):
             eng = Engine(shard=(k, 3))
-            eng.process_at(1, 1.0, link, buf, pad, pad + len(frame))
+            eng.frame_handler()(1, 1.0, link, buf, pad, pad + len(frame), len(frame), 0)
             counted.append(eng.counts["frames"])
         assert sum(counted) == 1, (link, counted)
         if want is not None:
