@@ -159,7 +159,7 @@ def test_fast_path_shard_matches_shard_of() -> None:
 
 
 def test_shard_chosen_in_place() -> None:
-    """A sharded engine's frame handler reads a frame where it lies in a larger buffer (a mapped file), picks
+    """A sharded engine's `process_at` reads a frame where it lies in a larger buffer (a mapped file), picks
     its shard as shard_of does (twice: the second time from its cache), and every frame is counted by exactly
     one shard: fast-path frames, fragments, truncated frames and frames of other link types alike."""
     import random
@@ -190,7 +190,7 @@ def test_shard_chosen_in_place() -> None:
         counted = []
         for k in range(3):
             eng = Engine(shard=(k, 3))
-            eng.frame_handler()(1, 1.0, link, buf, pad, pad + len(frame), len(frame), 0)
+            eng.process_at(1, 1.0, link, buf, pad, pad + len(frame))
             counted.append(eng.counts["frames"])
         assert sum(counted) == 1, (link, counted)
         if want is not None:

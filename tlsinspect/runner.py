@@ -78,7 +78,7 @@ def engine_flows(
     engine = Engine(keylog=opts.keylog, analyse=opts.analyse, max_flows=opts.max_flows, shard=shard)
     run.format, run.link_types = cap.format, tuple(cap.link_types)
     size = _size(path)
-    handle = engine.frame_handler()
+    handle = engine.process_at
     progress = opts.progress
     with cap:
         secrets_seen = _absorb_secrets(cap, engine, 0)

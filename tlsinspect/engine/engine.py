@@ -32,10 +32,6 @@ SWEEP_EVERY = 8192
 _FAST = struct.Struct("!HBxHxxHxB2x4s4sHHIIBB")
 """From offset 12 of an Ethernet frame: ethertype, IPv4 version/IHL, total length, flags/fragment offset,
 protocol, source, destination, then the TCP ports, sequence, acknowledgement, data offset and flags."""
-_SHARD_HDR = struct.Struct("!HBxH2xHxB22xB")
-"""From offset 12 of an Ethernet frame: ethertype, IPv4 version/IHL, total length, flags/fragment offset,
-protocol and the TCP data offset: enough to know whether the fast path takes the frame
-(`Engine.process_shard_at`)."""
 _PORTS = struct.Struct("!HH")
 _SHARD_CACHE = 1 << 16
 """4-tuples whose shard is remembered (the cache is emptied when full)."""
@@ -130,10 +126,7 @@ class Engine:
 
     def process(self, number: int, ts: float, link_type: int, data: bytes) -> None:
         """Account and decode one frame, and feed it to its flow."""
-        if self.shards > 1:
-            self.process_shard_at(number, ts, link_type, data, 0, len(data))
-        else:
-            self.process_at(number, ts, link_type, data, 0, len(data))
+        self.process_at(number, ts, link_type, data, 0, len(data))
 
     def process_at(
         self,
@@ -147,8 +140,8 @@ class Engine:
         _interface: int = 0,
     ) -> None:
         """`process` for a frame lying at buf[start:stop] of a larger buffer (a mapped capture file): the
-        signature of `CaptureFile.push`'s handle. Only the TCP payload is copied out. A sharded engine is fed
-        through `process_shard_at` (see `frame_handler`), which passes over other shards' frames first."""
+        signature of `CaptureFile.push`'s handle. Only the TCP payload is copied out, and nothing of a frame
+        that belongs to another shard."""
         self._now = ts
         # The fast path: untagged Ethernet, IPv4 without options or fragmentation, TCP -- most frames of most
         # captures. One unpack reads every header field needed; anything else takes the general decoder below,
@@ -164,6 +157,18 @@ class Engine:
                 if end > size:
                     end = size
                 if hl <= end:
+                    if self.shards > 1:
+                        # Another worker's frame stops here, before anything is copied. The shard of a
+                        # 4-tuple is cached by its 12 address and port bytes: one slice and one dict lookup
+                        # per frame (computing the hash per frame cost a quarter of a worker's time).
+                        k = buf[start + 26 : start + 38]
+                        shard = self._shard_cache.get(k)
+                        if shard is None:
+                            shard = self._shard_of_key(k)
+                        if shard != self.shard:
+                            if number >= self._sweep_at:
+                                self._sweep(number)
+                            return
                     self._fast_frames += 1
                     self._fast_bytes += size
                     try:
@@ -210,49 +215,14 @@ class Engine:
         if number >= self._sweep_at:
             self._sweep(number)
 
-    def frame_handler(self) -> Callable[[int, float, int, Any, int, int, int, int], None]:
-        """What a capture reader should call per frame (`CaptureFile.push`): `process_at`, or for a sharded
-        engine `process_shard_at`, which passes over the other shards' frames first."""
-        return self.process_at if self.shards == 1 else self.process_shard_at
-
-    def process_shard_at(
-        self,
-        number: int,
-        ts: float,
-        link_type: int,
-        buf: Any,
-        start: int,
-        stop: int,
-        orig_len: int = 0,
-        interface: int = 0,
-    ) -> None:
-        """`process_at` for a sharded engine: a frame the fast path would take in whichever shard owns it is
-        passed over here, without copying or decoding, when that is another shard. Everything else goes on to
-        `process_at`: this shard's frames and every frame the general decoder must see (which then counts or
-        drops it in one shard).
-
-        The shard of a 4-tuple is cached by its 12 address and port bytes, so a flow's later frames cost one
-        slice and one dict lookup here (with the hash computed per frame, passing over the other workers'
-        frames took a quarter of a worker's time)."""
-        if link_type == 1 and stop - start >= 54:
-            etype, vihl, total, frag, proto, doff = _SHARD_HDR.unpack_from(buf, start + 12)
-            if etype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF and doff >= 0x50:
-                size = stop - start
-                end = 14 + total if total else size
-                if 34 + ((doff >> 4) << 2) <= (end if end < size else size):  # else truncated: decoder's
-                    k = buf[start + 26 : start + 38]
-                    shard = self._shard_cache.get(k)
-                    if shard is None:
-                        if len(self._shard_cache) >= _SHARD_CACHE:
-                            self._shard_cache.clear()
-                        sport, dport = _PORTS.unpack_from(k, 8)
-                        shard = self._shard_cache[k] = shard_of(k[0:4], k[4:8], sport, dport, self.shards)
-                    if shard != self.shard:
-                        if number >= self._sweep_at:
-                            self._now = ts
-                            self._sweep(number)
-                        return
-        self.process_at(number, ts, link_type, buf, start, stop)
+    def _shard_of_key(self, k: bytes) -> int:
+        """`shard_of` for the 12 bytes of addresses and ports at offset 26 of an Ethernet/IPv4/TCP frame,
+        remembered (the cache is emptied when full)."""
+        if len(self._shard_cache) >= _SHARD_CACHE:
+            self._shard_cache.clear()
+        sport, dport = _PORTS.unpack_from(k, 8)
+        shard = self._shard_cache[k] = shard_of(k[0:4], k[4:8], sport, dport, self.shards)
+        return shard
 
     def _sweep(self, number: int) -> None:
         """The periodic sweep, every SWEEP_EVERY frame numbers: at the same frames in every shard, since each
