@@ -278,11 +278,18 @@ def validate_chain(
 def _load(model: Certificate) -> x509.Certificate | None:
     if model.error is not None and model.error.startswith("undecodable"):
         return None
+    return _load_der(model.der)
+
+
+# A server sends the same chain to every client, so the same certificates come back flow after flow: they are
+# loaded once, and a signature between two of them is checked once (both are pure functions of the DER bytes).
+@lru_cache(maxsize=1024)
+def _load_der(der: bytes) -> x509.Certificate | None:
     with warnings.catch_warnings():
         # cryptography warns about peer mistakes (a negative serial): facts about the capture, not our code.
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         try:
-            return x509.load_der_x509_certificate(model.der)
+            return x509.load_der_x509_certificate(der)
         except Exception:  # any failure to load is "undecodable", never a crash
             return None
 
@@ -325,6 +332,7 @@ def _verify(
     return None
 
 
+@lru_cache(maxsize=4096)
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     if cert.issuer != issuer.subject:
         return False
