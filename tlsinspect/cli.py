@@ -1,8 +1,12 @@
-"""Command line: `tlsinspect read FILE`, `tlsinspect live -i IFACE`, `tlsinspect interfaces`, `tlsinspect explain RULE`.
+"""Command line: `tlsinspect read FILE...`, `tlsinspect live -i IFACE`, `tlsinspect interfaces`, `tlsinspect explain RULE`.
+
+`read` with several files reports them one after another in the order given (see `_read_many`); a file that
+cannot be read is one line on stderr and the others are still reported.
 
 Exit status:
   0  the capture was read (anomalies in it are reported, not fatal)
-  2  bad usage, or an input that cannot be read at all (not a capture file, missing file, unreadable key log)
+  2  bad usage, or an input that cannot be read at all (not a capture file, missing file, unreadable key log);
+     with several files, when any of them cannot be read
   3  `--fail-on SEVERITY` was given and a finding at or above that severity exists
   130 interrupted (Ctrl-C)
 Errors are one line on stderr, never a traceback.
@@ -39,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"tlsinspect {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     r = sub.add_parser("read", help="analyse a pcap/pcapng file (optionally gzip-compressed)", epilog=EPILOG)
-    r.add_argument("file", help="capture file (.pcap, .pcapng, .gz)")
+    r.add_argument(
+        "file",
+        nargs="+",
+        metavar="FILE",
+        help="capture file (.pcap, .pcapng, .gz); several are reported one after another, read --jobs at once",
+    )
     _common_output(r)
     e = sub.add_parser("explain", help="print the full explanation of a finding rule")
     e.add_argument("rule", nargs="?", help="rule id, e.g. tls.no-forward-secrecy (omit to list all rules)")
@@ -219,7 +228,6 @@ def _err(msg: str) -> None:
 
 def cmd_read(args: argparse.Namespace) -> int:
     from tlsinspect.parse.keylog import KeyLog
-    from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
     keylog = None
     keylog_path = args.keylog or (None if args.no_env_keylog else os.environ.get("SSLKEYLOGFILE"))
@@ -229,51 +237,170 @@ def cmd_read(args: argparse.Namespace) -> int:
         except OSError as e:
             _err(f"cannot read key log {keylog_path}: {e.strerror or e}")
             return EXIT_INPUT
+    if args.jobs is not None and args.jobs < 1:
+        _err("--jobs must be at least 1")
+        return EXIT_INPUT
     setup = output_setup(args)
     if isinstance(setup, int):
         return setup
     flt, analyzer, out, writer = setup
-    progress = None if args.no_progress or not sys.stderr.isatty() else _Progress()
-    if args.jobs is not None and args.jobs < 1:
-        _err("--jobs must be at least 1")
-        return EXIT_INPUT
-    jobs = args.jobs if args.jobs is not None else _auto_jobs(args.file)
-    opts = ReadOptions(
-        keylog=keylog,
-        analyse=analyzer,
-        max_flows=args.max_flows,
-        flow_filter=flt,
-        progress=progress,
-        jobs=jobs,
-    )
-    result = ReadResult()
-    worst = -1
+    files: list[str] = args.file
     try:
-        it = read_capture(args.file, opts, result)
-        first = True
-        for flow in it:
-            if first:
-                assert result.info is not None
-                writer.capture(result.info, __version__)
-                first = False
-            writer.flow(flow)
-            for x in flow.findings:
-                worst = max(worst, SEVERITIES.index(x.severity))
-        if first and result.info is not None:
-            writer.capture(result.info, __version__)
-        if progress is not None:
-            progress.done()
-        assert result.summary is not None
-        writer.summary(result.summary)
-    except CaptureError as e:
-        _err(str(e))
-        return EXIT_INPUT
+        if len(files) == 1:
+            progress = None if args.no_progress or not sys.stderr.isatty() else _Progress()
+            jobs = args.jobs if args.jobs is not None else _auto_jobs(files[0])
+            job = _ReadJob(args, keylog, flt, analyzer)
+            worst, error = job.render(files[0], writer, jobs, progress)
+            if error is not None:
+                _err(error)
+                return EXIT_INPUT
+            failed = False
+        else:
+            color = None if out.isatty() else False
+            worst, failed = _read_many(files, args, _ReadJob(args, keylog, flt, analyzer), out, color)
     finally:
         if out is not sys.stdout:
             out.close()
+    if failed:
+        return EXIT_INPUT
     if args.fail_on and worst >= SEVERITIES.index(args.fail_on):
         return EXIT_FAIL_ON
     return EXIT_OK
+
+
+class _ReadJob:
+    """What every file of one `read` shares: the options, key log, filter and analyser."""
+
+    def __init__(self, args: argparse.Namespace, keylog: Any, flt: Any, analyzer: Any) -> None:
+        self.args, self.keylog, self.flt, self.analyzer = args, keylog, flt, analyzer
+
+    def render(self, path: str, writer: Any, jobs: int, progress: Any = None) -> tuple[int, str | None]:
+        """Read one capture and write its report with `writer`: (worst severity index or -1, error or None).
+        A capture that cannot be opened writes nothing and gives its one-line error."""
+        from tlsinspect.runner import ReadOptions, ReadResult, read_capture
+
+        opts = ReadOptions(
+            keylog=self.keylog,
+            analyse=self.analyzer,
+            max_flows=self.args.max_flows,
+            flow_filter=self.flt,
+            progress=progress,
+            jobs=jobs,
+        )
+        result = ReadResult()
+        worst = -1
+        try:
+            first = True
+            for flow in read_capture(path, opts, result):
+                if first:
+                    assert result.info is not None
+                    writer.capture(result.info, __version__)
+                    first = False
+                writer.flow(flow)
+                for x in flow.findings:
+                    worst = max(worst, SEVERITIES.index(x.severity))
+            if first and result.info is not None:
+                writer.capture(result.info, __version__)
+            if progress is not None:
+                progress.done()
+            assert result.summary is not None
+            writer.summary(result.summary)
+        except CaptureError as e:
+            return worst, str(e)
+        return worst, None
+
+
+_MANY: tuple[list[str], _ReadJob, str, bool | None, str] | None = None
+"""(files, job, format, color, spool directory) for the worker processes of `_read_many` (inherited by fork)."""
+
+
+def _read_many(
+    files: list[str], args: argparse.Namespace, job: _ReadJob, out: Any, color: bool | None
+) -> tuple[int, bool]:
+    """Several captures: each report in turn, in the order given, as if read one after the other (ndjson:
+    the line streams one after another; json: an array of the documents; text: the reports in turn).
+
+    With `--jobs N` (default: every CPU) N processes read whole files at once. Each writes its report to a
+    spool file, and the reports are copied to the output in order as they complete, so memory does not grow
+    with the reports waiting their turn. Returns (worst severity index, whether any file failed)."""
+    import multiprocessing as mp
+    import shutil
+    import tempfile
+
+    from tlsinspect.parallel import default_jobs
+
+    jobs = min(args.jobs if args.jobs is not None else default_jobs(), len(files))
+    worst, failed, written = -1, False, 0
+    between = {"json": ",\n", "text": "\n"}.get(args.format, "")
+    if args.format == "json":
+        out.write("[\n")
+
+    def done(index: int, w: int, error: str | None) -> bool:
+        nonlocal worst, failed
+        if error is not None:
+            _err(error if files[index] in error else f"{files[index]}: {error}")
+            failed = True
+            return False
+        worst = max(worst, w)
+        return True
+
+    if jobs <= 1 or "fork" not in mp.get_all_start_methods():
+        for i, path in enumerate(files):
+            stream = _Prefixed(out, between if written else "")
+            w, error = job.render(path, _writer(args.format, stream, args.show_secrets, color), 1)
+            written += done(i, w, error)
+    else:
+        global _MANY
+        spool = tempfile.mkdtemp(prefix="tlsinspect-")
+        _MANY = (files, job, args.format, color, spool)
+        try:
+            with mp.get_context("fork").Pool(jobs) as pool:
+                for i, w, error in pool.imap(_render_spooled, range(len(files))):
+                    name = os.path.join(spool, f"{i}.out")
+                    if done(i, w, error):
+                        if written:
+                            out.write(between)
+                        with open(name, encoding="utf-8") as fh:
+                            shutil.copyfileobj(fh, out)
+                        written += 1
+                    if os.path.exists(name):
+                        os.unlink(name)
+        finally:
+            _MANY = None
+            shutil.rmtree(spool, ignore_errors=True)
+    if args.format == "json":
+        out.write("]\n")
+    out.flush()
+    return worst, failed
+
+
+def _render_spooled(index: int) -> tuple[int, int, str | None]:
+    """In a worker of `_read_many`: render file `index` to its spool file."""
+    assert _MANY is not None
+    files, job, fmt, color, spool = _MANY
+    with open(os.path.join(spool, f"{index}.out"), "w", encoding="utf-8") as fh:
+        w, error = job.render(files[index], _writer(fmt, fh, job.args.show_secrets, color), 1)
+    return index, w, error
+
+
+class _Prefixed:
+    """An output stream that writes `prefix` before its first write (the separator between two reports, only
+    once the second report really starts: a file that cannot be opened writes nothing)."""
+
+    def __init__(self, out: Any, prefix: str) -> None:
+        self.out, self.prefix = out, prefix
+
+    def write(self, s: str) -> int:
+        if self.prefix:
+            self.out.write(self.prefix)
+            self.prefix = ""
+        return int(self.out.write(s))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return bool(self.out.isatty())
 
 
 AUTO_JOBS_MIN_BYTES = 64 << 20
@@ -316,7 +443,7 @@ def output_setup(args: argparse.Namespace) -> tuple[Callable[[Flow], bool] | Non
     return flt, analyzer, out, _writer(args.format, out, args.show_secrets)
 
 
-def _writer(fmt: str, out: Any, show_secrets: bool) -> Any:
+def _writer(fmt: str, out: Any, show_secrets: bool, color: bool | None = None) -> Any:
     if fmt == "ndjson":
         from tlsinspect.output.jsonout import NdjsonWriter
 
@@ -327,7 +454,9 @@ def _writer(fmt: str, out: Any, show_secrets: bool) -> Any:
         return JsonWriter(out, show_secrets=show_secrets)
     from tlsinspect.output.text import TextWriter
 
-    return TextWriter(out, show_secrets=show_secrets, color=None if out.isatty() else False)
+    if color is None and not out.isatty():
+        color = False
+    return TextWriter(out, show_secrets=show_secrets, color=color)
 
 
 class _Progress:
