@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +58,15 @@ def ndjson(path: str | os.PathLike[str], jobs: int) -> list[str]:
     summary = json.loads(lines[-1])
     summary.pop("elapsed_s", None)
     return [*lines[:-1], json.dumps(summary, sort_keys=True)]
+
+
+def random_tcp_frame(rng: random.Random) -> tuple[bytes, bytes, int, int, bytes]:
+    """An Ethernet/IPv4/TCP frame (an ACK, no payload) between random addresses and ports."""
+    src, dst = bytes(rng.randrange(256) for _ in range(4)), bytes(rng.randrange(256) for _ in range(4))
+    sport, dport = rng.randrange(65536), rng.randrange(65536)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, src, dst)
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 0x50, 0x10, 1000, 0, 0)
+    return src, dst, sport, dport, b"\x00" * 12 + b"\x08\x00" + ip + tcp
 
 
 def assert_same(path: str | os.PathLike[str]) -> list[str]:
@@ -138,18 +149,11 @@ def test_cli_jobs_flag(tmp_path: Path) -> None:
 
 def test_fast_path_shard_matches_shard_of() -> None:
     """The engine's fast path picks a frame's shard from raw bytes; it must agree with shard_of for every flow."""
-    import random
-    import struct
-
     from tlsinspect.engine.engine import Engine
 
     rng = random.Random(5)
     for _ in range(500):
-        src, dst = bytes(rng.randrange(256) for _ in range(4)), bytes(rng.randrange(256) for _ in range(4))
-        sport, dport = rng.randrange(65536), rng.randrange(65536)
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, src, dst)
-        tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 0x50, 0x10, 1000, 0, 0)
-        frame = b"\x00" * 12 + b"\x08\x00" + ip + tcp
+        src, dst, sport, dport, frame = random_tcp_frame(rng)
         for n in (2, 3):
             want = shard_of(src, dst, sport, dport, n)
             for k in range(n):
@@ -162,19 +166,12 @@ def test_shard_chosen_in_place() -> None:
     """A sharded engine's `process_at` reads a frame where it lies in a larger buffer (a mapped file), picks
     its shard as shard_of does (twice: the second time from its cache), and every frame is counted by exactly
     one shard: fast-path frames, fragments, truncated frames and frames of other link types alike."""
-    import random
-    import struct
-
     from tlsinspect.engine.engine import Engine
 
     rng = random.Random(7)
     frames = []
     for _ in range(300):
-        src, dst = bytes(rng.randrange(256) for _ in range(4)), bytes(rng.randrange(256) for _ in range(4))
-        sport, dport = rng.randrange(65536), rng.randrange(65536)
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, src, dst)
-        tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 0x50, 0x10, 1000, 0, 0)
-        frame = b"\x00" * 12 + b"\x08\x00" + ip + tcp
+        src, dst, sport, dport, frame = random_tcp_frame(rng)
         frames.append((1, frame, shard_of(src, dst, sport, dport, 3)))
     frag = bytearray(frames[0][1])
     frag[20] = 0x20  # more fragments: not the fast path
