@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tlsinspect.capture import files
 from tlsinspect.capture.files import CaptureFile
 from tlsinspect.engine.engine import shard_of
 from tlsinspect.output.jsonout import NdjsonWriter
@@ -99,8 +100,12 @@ def test_corpus_captures(rel: str) -> None:
     assert_same(path)
 
 
-def test_merged_corpus_many_flows(tmp_path: Path) -> None:
-    """Ethernet frames of every corpus capture, one after another in one file: many flows in every shard."""
+@pytest.mark.parametrize("with_c", [True, False], ids=["c-walker", "python-walker"])
+def test_merged_corpus_many_flows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_c: bool) -> None:
+    """Ethernet frames of every corpus capture, one after another in one file: many flows in every shard. With
+    the C walker, each worker's reader passes over the other shards' frames itself; without, the engine does."""
+    if not with_c:
+        monkeypatch.setattr(files, "_fastwalk", None)
     if not CORPUS.is_dir():
         pytest.skip("corpus not present")
     frames: list[tuple[float, bytes]] = []

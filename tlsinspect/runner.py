@@ -84,7 +84,10 @@ def engine_flows(
         secrets_seen = _absorb_secrets(cap, engine, 0)
         more = True
         while more:
-            more = cap.push(handle, FRAMES_PER_BATCH)
+            # Batches end at the engine's sweep points, so that a sweep due at a frame the reader passed over
+            # (another shard's, with the C walker) happens at that frame, as in one process.
+            more = cap.push(handle, min(FRAMES_PER_BATCH, engine.frames_to_sweep(cap.frames_read)), shard)
+            engine.passed(cap.frames_read, cap.last_ts)
             if len(cap.secrets) != secrets_seen:  # a pcapng Decryption Secrets Block: before the next frame
                 secrets_seen = _absorb_secrets(cap, engine, secrets_seen)
             run.frames, run.bytes = cap.frames_read, cap.bytes_read

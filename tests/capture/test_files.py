@@ -27,6 +27,7 @@ from helpers_pcap import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tlsinspect.capture import files
 from tlsinspect.capture.files import (
     MAX_PACKET,
     CaptureFile,
@@ -46,14 +47,22 @@ def payloads(n: int) -> list[bytes]:
     return [bytes([i % 256]) * (i * 7 % 61) + bytes([i % 256, 0xAB]) for i in range(n)]
 
 
-@pytest.fixture(autouse=True, params=[True, False], ids=["mapped", "chunked"])
+@pytest.fixture(
+    autouse=True,
+    params=[(True, True), (False, True), (True, False)],
+    ids=["mapped", "chunked", "mapped-python"],
+)
 def reading_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Every test of this module runs twice: with the file memory-mapped (the default) and read in chunks
-    (what a gzip file or a pipe gets), since the two share the frame loops but not the buffer handling."""
+    """Every test of this module runs three times: with the file memory-mapped (the default), read in chunks
+    (what a gzip file or a pipe gets), and mapped but walked by the Python loop instead of the C walker (what a
+    machine without a C compiler gets); the three share the frame logic but not the buffer handling."""
+    mapped, with_c = request.param
     defaults = CaptureFile.__init__.__kwdefaults__
     assert defaults is not None and "map_file" in defaults
-    monkeypatch.setitem(defaults, "map_file", request.param)
-    return bool(request.param)
+    monkeypatch.setitem(defaults, "map_file", mapped)
+    if not with_c:
+        monkeypatch.setattr(files, "_fastwalk", None)
+    return bool(mapped)
 
 
 def read_all(path: str | os.PathLike[str], **kwargs: int) -> tuple[CaptureFile, list[Frame]]:

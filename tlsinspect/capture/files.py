@@ -47,6 +47,13 @@ from typing import BinaryIO, NamedTuple
 from tlsinspect.errors import CaptureError
 from tlsinspect.model import Anomaly
 
+try:  # the optional C record walker (setup.py); without it the Python loop below does the same
+    from tlsinspect.capture import _fastwalk
+except ImportError:  # pragma: no cover - depends on the build
+    _fastwalk = None  # type: ignore[assignment]
+if os.environ.get("TLSINSPECT_PURE_PYTHON"):  # to compare, or to rule the C walker out
+    _fastwalk = None  # type: ignore[assignment]
+
 __all__ = [
     "MAX_PACKET",
     "RawFrame",
@@ -288,6 +295,9 @@ class CaptureFile:
         self._raw: Generator[RawFrame, None, None] | None = None
         self._done = False
         """The end of the file (or a fatal problem) has been reached; `push` has nothing more."""
+        self.use_c = True
+        """Walk classic pcap records with the C walker when it is built (the tests turn it off to compare)."""
+        self.last_ts: float | None = None
         self._released = 0
         self._buf: _Buffer = b""
         self._pos = 0
@@ -515,19 +525,25 @@ class CaptureFile:
             if not more:
                 return
 
-    def push(self, handle: Handle, max_frames: int) -> bool:
+    def push(self, handle: Handle, max_frames: int, shard: tuple[int, int] = (0, 1)) -> bool:
         """Call `handle` for each of the next frames, at most `max_frames` of them; False once the file is done.
 
         A call returns early after a pcapng Decryption Secrets Block, so that the caller can apply the new
         `secrets` before the next frame. `frames_read` and `bytes_read` are exact when it returns.
+
+        `shard` (k, n) with n > 1: the handle belongs to shard k of a `read --jobs n` (tlsinspect.parallel), and
+        the C record walker, when it is built and the file is a classic pcap, passes over the frames that
+        plainly belong to another shard (the engine's `shard_of` of an Ethernet/IPv4/TCP frame its fast path
+        takes) without calling the handle; the handle must still judge every frame it gets. `last_ts` is then
+        the time of the last frame walked, passed over or not (None when the handle saw every frame).
         """
+        self.last_ts = None
         if self._done:
             return False
-        more = (
-            self._push_pcap(handle, max_frames)
-            if self.format == "pcap"
-            else self._push_pcapng(handle, max_frames)
-        )
+        if self.format == "pcap":
+            more = self._push_pcap(handle, max_frames, shard)
+        else:
+            more = self._push_pcapng(handle, max_frames)
         if not more:
             self._done = True
             self._buf, self._pos = b"", 0
@@ -583,7 +599,7 @@ class CaptureFile:
         self._buf = b""
         self._pos = 0
 
-    def _push_pcap(self, handle: Handle, max_frames: int) -> bool:
+    def _push_pcap(self, handle: Handle, max_frames: int, shard: tuple[int, int]) -> bool:
         buf, pos = self._buf, self._pos
         unpack = self._layout.pcap_rec.unpack_from
         divisor = float(self._pcap_divisor)
@@ -592,9 +608,21 @@ class CaptureFile:
         limit = self._pcap_limit
         number = self.frames_read
         stop = number + max_frames
+        walk = _fastwalk.walk_pcap if _fastwalk is not None and self.use_c else None
+        big_endian = self._layout is _LAYOUTS[">"]
         while True:
             end = len(buf)
             last = end - rec_len
+            if walk is not None:
+                # The C walker takes the well-formed records; the loop below takes whatever it stops at.
+                pos, walked, nbytes, ts = walk(
+                    handle, buf, pos, rec_len, big_endian, divisor, limit, link_type, number, stop, *shard
+                )
+                if walked > number:
+                    self.frames_read, self.bytes_read = walked, self.bytes_read + nbytes
+                    self._buf, self._pos = buf, pos
+                    self.last_ts = ts
+                    number = walked
             # Records are back to back, so the captured bytes are counted from positions, not per frame.
             pos0, number0 = pos, number
             caplen = 0
@@ -614,6 +642,8 @@ class CaptureFile:
                 self.bytes_read += pos - pos0 - rec_len * (number - number0)
                 self.frames_read = number
                 self._buf, self._pos = buf, pos
+                if number > number0:
+                    self.last_ts = None  # the handle saw the last frames itself
             if number >= stop:
                 return True
             if caplen > limit:

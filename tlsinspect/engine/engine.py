@@ -224,6 +224,18 @@ class Engine:
         shard = self._shard_cache[k] = shard_of(k[0:4], k[4:8], sport, dport, self.shards)
         return shard
 
+    def frames_to_sweep(self, number: int) -> int:
+        """How many frames after frame `number` the next periodic sweep falls (at least 1). A reader that passes
+        over other shards' frames itself (`CaptureFile.push` with a shard) stops there and calls `passed`."""
+        return max(1, self._sweep_at - number)
+
+    def passed(self, number: int, ts: float | None) -> None:
+        """Frame `number` (time `ts`) was walked by the reader without reaching this engine, as another shard's:
+        the sweep due at that frame happens now, as it would have in `process_at`. None: nothing to do."""
+        if ts is not None and number >= self._sweep_at:
+            self._now = ts
+            self._sweep(number)
+
     def _sweep(self, number: int) -> None:
         """The periodic sweep, every SWEEP_EVERY frame numbers: at the same frames in every shard, since each
         shard sees every frame number (its own frames and the ones it passes over)."""

@@ -1,0 +1,137 @@
+/* The record walk of a classic pcap file, in C: the one measured hot path that pure Python could not make fast
+ * enough (see benchmarks/README.md). Optional: when this module is not built, tlsinspect.capture.files walks
+ * the records in Python with the same result, and the tests check that both agree frame for frame.
+ *
+ * walk_pcap(handle, buf, pos, rec_len, big_endian, divisor, limit, link_type, number, stop, shard, shards)
+ *
+ *   Walks the records of `buf` (any buffer: the memory-mapped file, or a chunk) from offset `pos`, calling
+ *   handle(number, ts, link_type, buf, start, end, orig_len, 0) for each frame, exactly as the Python loop in
+ *   CaptureFile._push_pcap does, until frame number `stop` has been walked or the next record is not whole
+ *   in the buffer, or its captured length is above `limit` (the Python loop then takes over: a refill, an
+ *   anomaly or the end).
+ *
+ *   With shards > 1, a frame that the engine's fast path would take (untagged Ethernet, IPv4 without options or
+ *   fragmentation, TCP with a whole header) and whose 4-tuple belongs to another shard is passed over without
+ *   calling handle. The shard is tlsinspect.engine.engine.shard_of, computed on 64-bit integers: its result
+ *   only depends on bits 0..59 of the intermediate value, which wrap-around arithmetic keeps exact.
+ *
+ *   Returns (pos, number, captured bytes walked, ts of the last frame walked or -1.0). An exception raised by
+ *   handle propagates.
+ *
+ * Every read is bounds-checked against the buffer: a record header must lie whole inside it, a frame whole
+ * inside it, and the header fields of a frame are read only when the frame has at least 54 bytes.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+static inline uint32_t rd32(const unsigned char *p, int big_endian)
+{
+    if (big_endian)
+        return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | (uint32_t)p[0];
+}
+
+/* 1 when the frame f[0..size) goes to another shard than `shard`, 0 otherwise. */
+static int other_shard(const unsigned char *f, Py_ssize_t size, int shard, int shards)
+{
+    if (size < 54)
+        return 0;
+    if (f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 || f[23] != 6)
+        return 0;
+    if ((f[20] & 0x3F) || f[21]) /* more fragments, or a fragment offset */
+        return 0;
+    unsigned doff = f[46];
+    if (doff < 0x50)
+        return 0;
+    Py_ssize_t total = ((Py_ssize_t)f[16] << 8) | f[17];
+    Py_ssize_t end = total ? 14 + total : size;
+    if (end > size)
+        end = size;
+    if (34 + (Py_ssize_t)((doff >> 4) << 2) > end) /* truncated: the general decoder judges it */
+        return 0;
+    uint64_t a = rd32(f + 26, 1), b = rd32(f + 30, 1);
+    uint64_t sport = ((uint64_t)f[34] << 8) | f[35], dport = ((uint64_t)f[36] << 8) | f[37];
+    uint64_t h = ((a + b) * 0x9E3779B1ULL + (sport + dport) * 0x85EBCA77ULL) ^ ((sport ^ dport) << 7);
+    uint64_t s = ((h ^ (h >> 29)) & 0x7FFFFFFFULL) % (uint64_t)shards;
+    return (int)s != shard;
+}
+
+static PyObject *walk_pcap(PyObject *self, PyObject *args)
+{
+    PyObject *handle, *bufobj;
+    Py_ssize_t pos;
+    int rec_len, big_endian, link_type, shard, shards;
+    double divisor;
+    unsigned long long limit;
+    long long number, stop;
+    if (!PyArg_ParseTuple(args, "OOnipdKiLLii", &handle, &bufobj, &pos, &rec_len, &big_endian, &divisor,
+                          &limit, &link_type, &number, &stop, &shard, &shards))
+        return NULL;
+    if (rec_len < 16 || pos < 0 || shards < 1 || divisor <= 0.0) {
+        PyErr_SetString(PyExc_ValueError, "walk_pcap: bad arguments");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(bufobj, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *buf = (const unsigned char *)view.buf;
+    Py_ssize_t end = view.len;
+    long long nbytes = 0;
+    double last_ts = -1.0;
+    PyObject *result = NULL;
+    PyObject *lt = PyLong_FromLong(link_type), *zero = PyLong_FromLong(0);
+    if (lt == NULL || zero == NULL)
+        goto done;
+    while (number < stop && pos <= end - rec_len) {
+        const unsigned char *h = buf + pos;
+        uint32_t sec = rd32(h, big_endian), frac = rd32(h + 4, big_endian);
+        uint32_t caplen = rd32(h + 8, big_endian), orig_len = rd32(h + 12, big_endian);
+        Py_ssize_t start = pos + rec_len;
+        if ((unsigned long long)caplen > limit || (Py_ssize_t)caplen > end - start)
+            break;
+        Py_ssize_t nxt = start + (Py_ssize_t)caplen;
+        number++;
+        pos = nxt;
+        nbytes += caplen;
+        double ts = (double)sec + (double)frac / divisor;
+        last_ts = ts;
+        if (shards > 1 && link_type == 1 && other_shard(buf + start, (Py_ssize_t)caplen, shard, shards))
+            continue;
+        PyObject *argv[8];
+        argv[0] = PyLong_FromLongLong(number);
+        argv[1] = PyFloat_FromDouble(ts);
+        argv[2] = lt;
+        argv[3] = bufobj;
+        argv[4] = PyLong_FromSsize_t(start);
+        argv[5] = PyLong_FromSsize_t(nxt);
+        argv[6] = PyLong_FromUnsignedLong(orig_len);
+        argv[7] = zero;
+        PyObject *r = NULL;
+        if (argv[0] && argv[1] && argv[4] && argv[5] && argv[6])
+            r = PyObject_Vectorcall(handle, argv, 8, NULL);
+        Py_XDECREF(argv[0]);
+        Py_XDECREF(argv[1]);
+        Py_XDECREF(argv[4]);
+        Py_XDECREF(argv[5]);
+        Py_XDECREF(argv[6]);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+    }
+    result = Py_BuildValue("nLLd", pos, number, nbytes, last_ts);
+done:
+    Py_XDECREF(lt);
+    Py_XDECREF(zero);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"walk_pcap", walk_pcap, METH_VARARGS, "Walk classic pcap records and hand each frame to a handle."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastwalk", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__fastwalk(void) { return PyModule_Create(&module); }
