@@ -1,4 +1,5 @@
-"""The C record walker (tlsinspect/capture/_fastwalk.c) against the Python loop it stands in for.
+"""The C record walker (tlsinspect/capture/_fastwalk.c) against the Python loops it stands in for (classic pcap
+records and pcapng Enhanced Packet Blocks).
 
 Both must hand the same frames, with the same numbers, times, positions and original lengths, stop at the same
 place (a record cut by the end of the file, an oversized record) and record the same anomalies; with a shard,
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_pcap import pcap_bytes
+from helpers_pcap import Interface, Ticks, block, pcap_bytes, pcapng_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -55,9 +56,9 @@ def tcp_frame(rng: random.Random, payload: int) -> bytes:
 
 
 def project_pcaps() -> list[Path]:
-    found = sorted((ROOT / "captures").glob("*.pcap"))
+    found = sorted((ROOT / "captures").glob("*.pcap")) + sorted((ROOT / "captures").glob("*.pcapng"))
     if CORPUS.is_dir():
-        found += sorted(CORPUS.rglob("*.pcap"))[:150]
+        found += sorted(CORPUS.rglob("*.pcap"))[:150] + sorted(CORPUS.rglob("*.pcapng"))[:100]
     return found
 
 
@@ -68,7 +69,8 @@ def test_same_frames_as_python(path: Path) -> None:
     except Exception as e:  # not a capture at all: the C walker never runs
         pytest.skip(f"{path.name}: {e}")
     assert walk(path, use_c=True) == want
-    assert walk(path, use_c=True, map_file=False, chunk_size=4096) == want
+    chunked = {"map_file": False, "chunk_size": 4096}
+    assert walk(path, use_c=True, **chunked) == walk(path, use_c=False, **chunked)
 
 
 @pytest.mark.parametrize("big_endian", [False, True])
@@ -144,3 +146,53 @@ def test_engine_sweeps_at_passed_over_frames() -> None:
     assert sweeps == [7.0] and e.frames_to_sweep(due) == due
     e.passed(due + 1, None)
     assert sweeps == [7.0]
+
+
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_pcapng_interfaces_and_blocks(tmp_path: Path, big_endian: bool) -> None:
+    """Several interfaces and time resolutions (including nanoseconds beyond 2**53 ticks and an offset), other
+    blocks between packets, simple packet blocks, a second section: the walker stops where Python must act."""
+    rng = random.Random(5)
+    ifaces = [
+        Interface(),
+        Interface(tsresol=9),
+        Interface(tsresol=0x8A),
+        Interface(tsresol=3, tsoffset=-3600),
+    ]
+    packets = []
+    for i in range(400):
+        iface = i % 4
+        ts = 1_700_000_000 + i * 0.001
+        t: float | Ticks = Ticks(int(ts * 10**9)) if iface == 1 else ts
+        packets.append((iface, t, tcp_frame(rng, rng.randrange(0, 200))))
+    first = pcapng_bytes(ifaces, packets[:250], big_endian=big_endian)
+    mid = block(0x0BAD, b"custom", big_endian=big_endian)
+    second = pcapng_bytes([Interface(tsresol=9)], [(0, 1_700_000_100.5, tcp_frame(rng, 10))] * 30)
+    path = tmp_path / "n.pcapng"
+    path.write_bytes(first + mid + pcapng_bytes(ifaces, packets[250:], big_endian=big_endian) + second)
+    want = walk(path, use_c=False)
+    assert len(want[0]) == 430 and want[2] == []
+    assert walk(path, use_c=True) == want
+    assert walk(path, use_c=True, batch=7) == walk(path, use_c=False, batch=7)
+    chunked = {"map_file": False, "chunk_size": 4096}
+    assert walk(path, use_c=True, **chunked) == walk(path, use_c=False, **chunked)
+    for kind in ("spb", "pb"):
+        path2 = tmp_path / f"{kind}.pcapng"
+        path2.write_bytes(
+            pcapng_bytes([Interface()], [(0, p[1], p[2]) for p in packets[:50]], packet_block=kind)
+        )
+        assert walk(path2, use_c=True) == walk(path2, use_c=False)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(min_size=0, max_size=3000), cut=st.integers(0, 200))
+def test_damaged_pcapng_stops_in_the_same_place(tmp_path: Path, data: bytes, cut: int) -> None:
+    rng = random.Random(len(data))
+    raw = pcapng_bytes(
+        [Interface(), Interface(tsresol=9)],
+        [(i % 2, 1_700_000_000 + i, tcp_frame(rng, i)) for i in range(20)],
+    )
+    raw = raw[: len(raw) - cut] + data
+    path = tmp_path / "d.pcapng"
+    path.write_bytes(raw)
+    assert walk(path, use_c=True) == walk(path, use_c=False)

@@ -59,6 +59,7 @@ static int other_shard(const unsigned char *f, Py_ssize_t size, int shard, int s
 
 static PyObject *walk_pcap(PyObject *self, PyObject *args)
 {
+    (void)self;
     PyObject *handle, *bufobj;
     Py_ssize_t pos;
     int rec_len, big_endian, link_type, shard, shards;
@@ -127,11 +128,163 @@ done:
     return result;
 }
 
+/* walk_pcapng(handle, buf, pos, big_endian, interfaces, number, stop, shard, shards)
+ *
+ *   The same for the Enhanced Packet Blocks of a pcapng section, as the fast loop of
+ *   CaptureFile._push_pcapng: `interfaces` is the section's list of (link_type, divisor, offset, limit, index);
+ *   the walk stops (and Python takes over) at any other block, a block not whole in the buffer, an unknown
+ *   interface, or a block whose lengths disagree. Times are computed as Python computes
+ *   ((high << 32) | low) / divisor + offset: in doubles when both numbers are exact in a double (which is what
+ *   Python does then), else by Python's own integer division.
+ */
+#define MAX_IFACES 4096
+#define MAX_PACKET 262144
+
+static PyObject *walk_pcapng(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *handle, *bufobj, *ifaces;
+    Py_ssize_t pos;
+    int big_endian, shard, shards;
+    long long number, stop;
+    if (!PyArg_ParseTuple(args, "OOnpOLLii", &handle, &bufobj, &pos, &big_endian, &ifaces, &number, &stop, &shard,
+                          &shards))
+        return NULL;
+    if (pos < 0 || shards < 1 || !PyList_Check(ifaces)) {
+        PyErr_SetString(PyExc_ValueError, "walk_pcapng: bad arguments");
+        return NULL;
+    }
+    Py_ssize_t n_ifaces = PyList_GET_SIZE(ifaces);
+    if (n_ifaces > MAX_IFACES)
+        n_ifaces = MAX_IFACES;
+    long *lt_of = PyMem_Calloc((size_t)(n_ifaces ? n_ifaces : 1), sizeof(long));
+    unsigned long long *div_of = PyMem_Calloc((size_t)(n_ifaces ? n_ifaces : 1), sizeof(unsigned long long));
+    long long *off_of = PyMem_Calloc((size_t)(n_ifaces ? n_ifaces : 1), sizeof(long long));
+    PyObject **lt_obj = PyMem_Calloc((size_t)(n_ifaces ? n_ifaces : 1), sizeof(PyObject *));
+    PyObject **div_obj = PyMem_Calloc((size_t)(n_ifaces ? n_ifaces : 1), sizeof(PyObject *));
+    PyObject **off_obj = PyMem_Calloc((size_t)(n_ifaces ? n_ifaces : 1), sizeof(PyObject *));
+    PyObject **index_obj = PyMem_Calloc((size_t)(n_ifaces ? n_ifaces : 1), sizeof(PyObject *));
+    PyObject *result = NULL;
+    Py_buffer view;
+    int have_view = 0;
+    if (!lt_of || !div_of || !off_of || !lt_obj || !div_obj || !off_obj || !index_obj) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t usable = 0; /* interfaces [0, usable) are plain integers we can use */
+    for (; usable < n_ifaces; usable++) {
+        PyObject *t = PyList_GET_ITEM(ifaces, usable);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) < 5)
+            break;
+        PyObject *lt = PyTuple_GET_ITEM(t, 0), *dv = PyTuple_GET_ITEM(t, 1), *of = PyTuple_GET_ITEM(t, 2);
+        PyObject *ix = PyTuple_GET_ITEM(t, 4);
+        if (!PyLong_Check(lt) || !PyLong_Check(dv) || !PyLong_Check(of) || !PyLong_Check(ix))
+            break;
+        int overflow = 0;
+        unsigned long long d = PyLong_AsUnsignedLongLong(dv);
+        if (PyErr_Occurred()) { /* a divisor beyond 64 bits: leave this interface to Python */
+            PyErr_Clear();
+            break;
+        }
+        long long o = PyLong_AsLongLongAndOverflow(of, &overflow);
+        if (overflow || (o == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            break;
+        }
+        long l = PyLong_AsLong(lt);
+        if (PyErr_Occurred() || d == 0) {
+            PyErr_Clear();
+            break;
+        }
+        lt_of[usable] = l;
+        div_of[usable] = d;
+        off_of[usable] = o;
+        lt_obj[usable] = lt;
+        div_obj[usable] = dv;
+        off_obj[usable] = of;
+        index_obj[usable] = ix;
+    }
+    if (PyObject_GetBuffer(bufobj, &view, PyBUF_SIMPLE) < 0)
+        goto done;
+    have_view = 1;
+    const unsigned char *buf = (const unsigned char *)view.buf;
+    Py_ssize_t end = view.len;
+    long long nbytes = 0;
+    double last_ts = -1.0;
+    while (number < stop && pos <= end - 28) {
+        const unsigned char *h = buf + pos;
+        uint32_t btype = rd32(h, big_endian), blen = rd32(h + 4, big_endian), iid = rd32(h + 8, big_endian);
+        uint32_t ts_high = rd32(h + 12, big_endian), ts_low = rd32(h + 16, big_endian);
+        uint32_t caplen = rd32(h + 20, big_endian), orig_len = rd32(h + 24, big_endian);
+        if (btype != 6 || (Py_ssize_t)blen > end - pos || (Py_ssize_t)iid >= usable)
+            break;
+        if (caplen > MAX_PACKET || (unsigned long long)blen < (unsigned long long)caplen + 32 || (blen & 3) ||
+            rd32(buf + pos + blen - 4, big_endian) != blen)
+            break;
+        Py_ssize_t start = pos + 28, nxt = pos + (Py_ssize_t)blen;
+        unsigned long long ticks = ((unsigned long long)ts_high << 32) | ts_low;
+        PyObject *ts_obj;
+        if (ticks < (1ULL << 53) && div_of[iid] < (1ULL << 53) && off_of[iid] == 0) {
+            ts_obj = PyFloat_FromDouble((double)ticks / (double)div_of[iid] + 0.0);
+        } else {
+            PyObject *t = PyLong_FromUnsignedLongLong(ticks);
+            PyObject *q = t ? PyNumber_TrueDivide(t, div_obj[iid]) : NULL;
+            Py_XDECREF(t);
+            ts_obj = q ? PyNumber_Add(q, off_obj[iid]) : NULL;
+            Py_XDECREF(q);
+        }
+        if (ts_obj == NULL)
+            goto done;
+        double ts = PyFloat_AsDouble(ts_obj);
+        number++;
+        pos = nxt;
+        nbytes += caplen;
+        last_ts = ts;
+        if (shards > 1 && lt_of[iid] == 1 && other_shard(buf + start, (Py_ssize_t)caplen, shard, shards)) {
+            Py_DECREF(ts_obj);
+            continue;
+        }
+        PyObject *argv[8];
+        argv[0] = PyLong_FromLongLong(number);
+        argv[1] = ts_obj;
+        argv[2] = lt_obj[iid];
+        argv[3] = bufobj;
+        argv[4] = PyLong_FromSsize_t(start);
+        argv[5] = PyLong_FromSsize_t(start + (Py_ssize_t)caplen);
+        argv[6] = PyLong_FromUnsignedLong(orig_len);
+        argv[7] = index_obj[iid];
+        PyObject *r = NULL;
+        if (argv[0] && argv[4] && argv[5] && argv[6])
+            r = PyObject_Vectorcall(handle, argv, 8, NULL);
+        Py_XDECREF(argv[0]);
+        Py_DECREF(ts_obj);
+        Py_XDECREF(argv[4]);
+        Py_XDECREF(argv[5]);
+        Py_XDECREF(argv[6]);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+    }
+    result = Py_BuildValue("nLLd", pos, number, nbytes, last_ts);
+done:
+    if (have_view)
+        PyBuffer_Release(&view);
+    PyMem_Free(lt_of);
+    PyMem_Free(div_of);
+    PyMem_Free(off_of);
+    PyMem_Free(lt_obj);
+    PyMem_Free(div_obj);
+    PyMem_Free(off_obj);
+    PyMem_Free(index_obj);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"walk_pcap", walk_pcap, METH_VARARGS, "Walk classic pcap records and hand each frame to a handle."},
+    {"walk_pcapng", walk_pcapng, METH_VARARGS, "Walk pcapng Enhanced Packet Blocks and hand each frame to a handle."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastwalk", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastwalk", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__fastwalk(void) { return PyModule_Create(&module); }

@@ -16,3 +16,15 @@ def walk_pcap(
     shards: int,
     /,
 ) -> tuple[int, int, int, float]: ...
+def walk_pcapng(
+    handle: Callable[..., object],
+    buf: Any,
+    pos: int,
+    big_endian: bool,
+    interfaces: list[Any],
+    number: int,
+    stop: int,
+    shard: int,
+    shards: int,
+    /,
+) -> tuple[int, int, int, float]: ...

@@ -532,7 +532,7 @@ class CaptureFile:
         `secrets` before the next frame. `frames_read` and `bytes_read` are exact when it returns.
 
         `shard` (k, n) with n > 1: the handle belongs to shard k of a `read --jobs n` (tlsinspect.parallel), and
-        the C record walker, when it is built and the file is a classic pcap, passes over the frames that
+        the C record walker, when it is built, passes over the frames that
         plainly belong to another shard (the engine's `shard_of` of an Ethernet/IPv4/TCP frame its fast path
         takes) without calling the handle; the handle must still judge every frame it gets. `last_ts` is then
         the time of the last frame walked, passed over or not (None when the handle saw every frame).
@@ -543,7 +543,7 @@ class CaptureFile:
         if self.format == "pcap":
             more = self._push_pcap(handle, max_frames, shard)
         else:
-            more = self._push_pcapng(handle, max_frames)
+            more = self._push_pcapng(handle, max_frames, shard)
         if not more:
             self._done = True
             self._buf, self._pos = b"", 0
@@ -655,11 +655,12 @@ class CaptureFile:
                 return False
             buf, pos = more, 0
 
-    def _push_pcapng(self, handle: Handle, max_frames: int) -> bool:
+    def _push_pcapng(self, handle: Handle, max_frames: int, shard: tuple[int, int]) -> bool:
         buf, pos = self._buf, self._pos
         number = self.frames_read
         nbytes = self.bytes_read
         stop = number + max_frames
+        walk = _fastwalk.walk_pcapng if _fastwalk is not None and self.use_c else None
         try:
             while True:
                 layout = self._layout
@@ -667,6 +668,18 @@ class CaptureFile:
                 u32 = layout.u32.unpack_from
                 ifaces = self._ifaces
                 end = len(buf)
+                if walk is not None:
+                    # The C walker takes the well-formed Enhanced Packet Blocks; the loops below the rest.
+                    big_endian = layout is _LAYOUTS[">"]
+                    pos, walked, walked_bytes, ts = walk(
+                        handle, buf, pos, big_endian, ifaces, number, stop, *shard
+                    )
+                    if walked > number:
+                        number, nbytes = walked, nbytes + walked_bytes
+                        self.last_ts = ts
+                    if number >= stop:
+                        return True
+                python_from = number
                 # Fast path: whole, well-formed Enhanced Packet Blocks.
                 last = end - 28
                 while pos <= last and number < stop:
@@ -686,6 +699,8 @@ class CaptureFile:
                     pos = nxt
                     ts = ((ts_high << 32) | ts_low) / divisor + offset
                     handle(number, ts, link_type, buf, start, start + caplen, orig_len, index)
+                if number > python_from:
+                    self.last_ts = None  # the handle saw the last frames itself
                 if number >= stop:
                     return True
                 # Slow path: one block of any kind, a refill, or the end.
@@ -720,6 +735,7 @@ class CaptureFile:
                             number += 1
                             nbytes += len(got[3])
                             handle(got[0], got[1], got[2], got[3], 0, len(got[3]), got[4], got[5])
+                            self.last_ts = None
                         elif btype == _DSB:
                             return True  # let the caller apply the new secrets before the next frame
                         continue
