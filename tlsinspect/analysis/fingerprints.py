@@ -146,7 +146,7 @@ def ja4_version(ch: ClientHello) -> str:
     return _JA4_VERSIONS.get(version, "00")
 
 
-def _first_alpn_bytes(ch: ClientHello) -> bytes | None:
+def first_alpn_bytes(ch: ClientHello) -> bytes | None:
     """The first ALPN protocol id as raw bytes, or None when there is no ALPN extension / no value."""
     for ext in ch.extensions:
         if ext.type != EXT_ALPN:
@@ -193,7 +193,7 @@ def ja4(ch: ClientHello, transport: str = "t") -> tuple[str, str]:
     sni = "d" if EXT_SERVER_NAME in ext_types else "i"
     prefix = (
         f"{transport}{ja4_version(ch)}{sni}{min(len(ciphers), 99):02d}{min(len(ext_types), 99):02d}"
-        f"{ja4_alpn_chars(_first_alpn_bytes(ch))}"
+        f"{ja4_alpn_chars(first_alpn_bytes(ch))}"
     )
 
     cipher_list = ",".join(f"{c:04x}" for c in sorted(ciphers))

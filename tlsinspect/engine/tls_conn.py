@@ -18,7 +18,7 @@ from typing import Any
 import brotli
 import zstandard
 
-from tlsinspect.analysis.fingerprints import ja3, ja3s, ja4
+from tlsinspect.analysis.fingerprints import first_alpn_bytes, ja3, ja3s, ja4
 from tlsinspect.errors import DecodeError
 from tlsinspect.model import (
     Alert,
@@ -547,9 +547,34 @@ def _who(from_client: bool) -> str:
     return "client" if from_client else "server"
 
 
+_FINGERPRINTS: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+_FINGERPRINTS_MAX = 4096
+
+
 def _fingerprinted(ch: ClientHello, transport: str) -> ClientHello:
-    full, md5 = ja3(ch)
-    j4, j4r = ja4(ch, transport)
+    """The ClientHello with its JA3 and JA4. Both are functions of a few fields only, which one client program
+    sends the same way in every connection, so they are computed once per distinct set of those fields (the
+    key below holds every input of `ja3` and `ja4`; the test compares cached and fresh values)."""
+    key = (
+        transport,
+        ch.sslv2,
+        ch.legacy_version,
+        ch.cipher_suites,
+        tuple(e.type for e in ch.extensions),
+        first_alpn_bytes(ch),
+        ch.supported_versions,
+        ch.supported_groups,
+        ch.signature_algorithms,
+        ch.ec_point_formats,
+    )
+    found = _FINGERPRINTS.get(key)
+    if found is None:
+        if len(_FINGERPRINTS) >= _FINGERPRINTS_MAX:
+            _FINGERPRINTS.clear()
+        full, md5 = ja3(ch)
+        j4, j4r = ja4(ch, transport)
+        found = _FINGERPRINTS[key] = (full, md5, j4, j4r)
+    full, md5, j4, j4r = found
     return replace(ch, ja3_full=full, ja3=md5, ja4=j4, ja4_r=j4r)
 
 
