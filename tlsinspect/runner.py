@@ -86,7 +86,9 @@ def engine_flows(
         while more:
             # Batches end at the engine's sweep points, so that a sweep due at a frame the reader passed over
             # (another shard's, with the C walker) happens at that frame, as in one process.
-            more = cap.push(handle, min(FRAMES_PER_BATCH, engine.frames_to_sweep(cap.frames_read)), shard)
+            more = cap.push(
+                handle, min(FRAMES_PER_BATCH, engine.frames_to_sweep(cap.frames_read)), shard, engine.tcp_at
+            )
             engine.passed(cap.frames_read, cap.last_ts)
             if len(cap.secrets) != secrets_seen:  # a pcapng Decryption Secrets Block: before the next frame
                 secrets_seen = _absorb_secrets(cap, engine, secrets_seen)

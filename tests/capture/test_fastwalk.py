@@ -196,3 +196,30 @@ def test_damaged_pcapng_stops_in_the_same_place(tmp_path: Path, data: bytes, cut
     path = tmp_path / "d.pcapng"
     path.write_bytes(raw)
     assert walk(path, use_c=True) == walk(path, use_c=False)
+
+
+def report(path: Path, monkeypatch: pytest.MonkeyPatch, *, with_c: bool, jobs: int = 1) -> list[str]:
+    """The ndjson flow lines of a whole read (the C walker hands fast-path frames to Engine.tcp_at)."""
+    import io
+
+    from tlsinspect.output.jsonout import NdjsonWriter
+    from tlsinspect.runner import ReadOptions, ReadResult, read_capture
+
+    with monkeypatch.context() as m:
+        if not with_c:
+            m.setattr(files, "_fastwalk", None)
+        out = io.StringIO()
+        writer = NdjsonWriter(out)
+        for flow in read_capture(path, ReadOptions(jobs=jobs), ReadResult()):
+            writer.flow(flow)
+    return out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("path", project_pcaps()[:120], ids=lambda p: p.name)
+def test_same_report_as_python(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    try:
+        want = report(path, monkeypatch, with_c=False)
+    except Exception as e:
+        pytest.skip(f"{path.name}: {e}")
+    assert report(path, monkeypatch, with_c=True) == want
+    assert report(path, monkeypatch, with_c=True, jobs=2) == want

@@ -32,8 +32,16 @@ static inline uint32_t rd32(const unsigned char *p, int big_endian)
     return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | (uint32_t)p[0];
 }
 
-/* 1 when the frame f[0..size) goes to another shard than `shard`, 0 otherwise. */
-static int other_shard(const unsigned char *f, Py_ssize_t size, int shard, int shards)
+/* The fields of an Ethernet/IPv4/TCP frame that the engine's fast path takes (Engine.process_at): untagged
+ * Ethernet, IPv4 without options or fragmentation, TCP with a whole header. Returns 0 for any other frame. */
+struct tcp_frame {
+    const unsigned char *src, *dst;
+    uint32_t seq, ack;
+    unsigned sport, dport, flags;
+    Py_ssize_t hl, end; /* payload at [hl, end) of the frame */
+};
+
+static int fast_tcp(const unsigned char *f, Py_ssize_t size, struct tcp_frame *t)
 {
     if (size < 54)
         return 0;
@@ -48,25 +56,101 @@ static int other_shard(const unsigned char *f, Py_ssize_t size, int shard, int s
     Py_ssize_t end = total ? 14 + total : size;
     if (end > size)
         end = size;
-    if (34 + (Py_ssize_t)((doff >> 4) << 2) > end) /* truncated: the general decoder judges it */
+    Py_ssize_t hl = 34 + (Py_ssize_t)((doff >> 4) << 2);
+    if (hl > end) /* truncated: the general decoder judges it */
         return 0;
-    uint64_t a = rd32(f + 26, 1), b = rd32(f + 30, 1);
-    uint64_t sport = ((uint64_t)f[34] << 8) | f[35], dport = ((uint64_t)f[36] << 8) | f[37];
+    t->src = f + 26;
+    t->dst = f + 30;
+    t->sport = ((unsigned)f[34] << 8) | f[35];
+    t->dport = ((unsigned)f[36] << 8) | f[37];
+    t->seq = rd32(f + 38, 1);
+    t->ack = rd32(f + 42, 1);
+    t->flags = f[47];
+    t->hl = hl;
+    t->end = end;
+    return 1;
+}
+
+/* tlsinspect.engine.engine.shard_of on 64-bit integers. */
+static int shard_of(const struct tcp_frame *t, int shards)
+{
+    uint64_t a = rd32(t->src, 1), b = rd32(t->dst, 1), sport = t->sport, dport = t->dport;
     uint64_t h = ((a + b) * 0x9E3779B1ULL + (sport + dport) * 0x85EBCA77ULL) ^ ((sport ^ dport) << 7);
-    uint64_t s = ((h ^ (h >> 29)) & 0x7FFFFFFFULL) % (uint64_t)shards;
-    return (int)s != shard;
+    return (int)(((h ^ (h >> 29)) & 0x7FFFFFFFULL) % (uint64_t)shards);
+}
+
+/* Hand one frame over: to `tcp` with its fields when it is a fast-path frame and `tcp` is given, else to
+ * `handle`; nothing when it belongs to another shard. `ts` is a new reference, consumed. Returns -1 on error. */
+static int hand_over(PyObject *handle, PyObject *tcp, PyObject *bufobj, const unsigned char *buf, long long number,
+                     PyObject *ts, PyObject *lt, int link_type, Py_ssize_t start, Py_ssize_t size,
+                     unsigned long orig_len, PyObject *index, int shard, int shards)
+{
+    struct tcp_frame t;
+    int fast = link_type == 1 && fast_tcp(buf + start, size, &t);
+    if (fast && shards > 1 && shard_of(&t, shards) != shard) {
+        Py_DECREF(ts);
+        return 0;
+    }
+    PyObject *r = NULL;
+    if (fast && tcp != Py_None) {
+        PyObject *argv[13] = {
+            PyLong_FromLongLong(number),
+            ts,
+            PyLong_FromSsize_t(size),
+            PyBytes_FromStringAndSize((const char *)t.src, 4),
+            PyBytes_FromStringAndSize((const char *)t.dst, 4),
+            PyLong_FromUnsignedLong(t.sport),
+            PyLong_FromUnsignedLong(t.dport),
+            PyLong_FromUnsignedLong(t.seq),
+            PyLong_FromUnsignedLong(t.ack),
+            PyLong_FromUnsignedLong(t.flags),
+            bufobj,
+            PyLong_FromSsize_t(start + t.hl),
+            PyLong_FromSsize_t(start + t.end),
+        };
+        int ok = 1;
+        for (int i = 0; i < 13; i++)
+            ok = ok && argv[i] != NULL;
+        if (ok)
+            r = PyObject_Vectorcall(tcp, argv, 13, NULL);
+        for (int i = 0; i < 13; i++)
+            if (i != 10)
+                Py_XDECREF(argv[i]);
+    } else {
+        PyObject *argv[8] = {
+            PyLong_FromLongLong(number),
+            ts,
+            lt,
+            bufobj,
+            PyLong_FromSsize_t(start),
+            PyLong_FromSsize_t(start + size),
+            PyLong_FromUnsignedLong(orig_len),
+            index,
+        };
+        if (argv[0] && argv[4] && argv[5] && argv[6])
+            r = PyObject_Vectorcall(handle, argv, 8, NULL);
+        Py_XDECREF(argv[0]);
+        Py_DECREF(ts);
+        Py_XDECREF(argv[4]);
+        Py_XDECREF(argv[5]);
+        Py_XDECREF(argv[6]);
+    }
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
 }
 
 static PyObject *walk_pcap(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *handle, *bufobj;
+    PyObject *handle, *tcp, *bufobj;
     Py_ssize_t pos;
     int rec_len, big_endian, link_type, shard, shards;
     double divisor;
     unsigned long long limit;
     long long number, stop;
-    if (!PyArg_ParseTuple(args, "OOnipdKiLLii", &handle, &bufobj, &pos, &rec_len, &big_endian, &divisor,
+    if (!PyArg_ParseTuple(args, "OOOnipdKiLLii", &handle, &tcp, &bufobj, &pos, &rec_len, &big_endian, &divisor,
                           &limit, &link_type, &number, &stop, &shard, &shards))
         return NULL;
     if (rec_len < 16 || pos < 0 || shards < 1 || divisor <= 0.0) {
@@ -91,34 +175,14 @@ static PyObject *walk_pcap(PyObject *self, PyObject *args)
         Py_ssize_t start = pos + rec_len;
         if ((unsigned long long)caplen > limit || (Py_ssize_t)caplen > end - start)
             break;
-        Py_ssize_t nxt = start + (Py_ssize_t)caplen;
         number++;
-        pos = nxt;
+        pos = start + (Py_ssize_t)caplen;
         nbytes += caplen;
-        double ts = (double)sec + (double)frac / divisor;
-        last_ts = ts;
-        if (shards > 1 && link_type == 1 && other_shard(buf + start, (Py_ssize_t)caplen, shard, shards))
-            continue;
-        PyObject *argv[8];
-        argv[0] = PyLong_FromLongLong(number);
-        argv[1] = PyFloat_FromDouble(ts);
-        argv[2] = lt;
-        argv[3] = bufobj;
-        argv[4] = PyLong_FromSsize_t(start);
-        argv[5] = PyLong_FromSsize_t(nxt);
-        argv[6] = PyLong_FromUnsignedLong(orig_len);
-        argv[7] = zero;
-        PyObject *r = NULL;
-        if (argv[0] && argv[1] && argv[4] && argv[5] && argv[6])
-            r = PyObject_Vectorcall(handle, argv, 8, NULL);
-        Py_XDECREF(argv[0]);
-        Py_XDECREF(argv[1]);
-        Py_XDECREF(argv[4]);
-        Py_XDECREF(argv[5]);
-        Py_XDECREF(argv[6]);
-        if (r == NULL)
+        last_ts = (double)sec + (double)frac / divisor;
+        PyObject *ts = PyFloat_FromDouble(last_ts);
+        if (ts == NULL || hand_over(handle, tcp, bufobj, buf, number, ts, lt, link_type, start, (Py_ssize_t)caplen,
+                                    orig_len, zero, shard, shards) < 0)
             goto done;
-        Py_DECREF(r);
     }
     result = Py_BuildValue("nLLd", pos, number, nbytes, last_ts);
 done:
@@ -143,12 +207,12 @@ done:
 static PyObject *walk_pcapng(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *handle, *bufobj, *ifaces;
+    PyObject *handle, *tcp, *bufobj, *ifaces;
     Py_ssize_t pos;
     int big_endian, shard, shards;
     long long number, stop;
-    if (!PyArg_ParseTuple(args, "OOnpOLLii", &handle, &bufobj, &pos, &big_endian, &ifaces, &number, &stop, &shard,
-                          &shards))
+    if (!PyArg_ParseTuple(args, "OOOnpOLLii", &handle, &tcp, &bufobj, &pos, &big_endian, &ifaces, &number, &stop,
+                          &shard, &shards))
         return NULL;
     if (pos < 0 || shards < 1 || !PyList_Check(ifaces)) {
         PyErr_SetString(PyExc_ValueError, "walk_pcapng: bad arguments");
@@ -235,35 +299,13 @@ static PyObject *walk_pcapng(PyObject *self, PyObject *args)
         }
         if (ts_obj == NULL)
             goto done;
-        double ts = PyFloat_AsDouble(ts_obj);
+        last_ts = PyFloat_AsDouble(ts_obj);
         number++;
         pos = nxt;
         nbytes += caplen;
-        last_ts = ts;
-        if (shards > 1 && lt_of[iid] == 1 && other_shard(buf + start, (Py_ssize_t)caplen, shard, shards)) {
-            Py_DECREF(ts_obj);
-            continue;
-        }
-        PyObject *argv[8];
-        argv[0] = PyLong_FromLongLong(number);
-        argv[1] = ts_obj;
-        argv[2] = lt_obj[iid];
-        argv[3] = bufobj;
-        argv[4] = PyLong_FromSsize_t(start);
-        argv[5] = PyLong_FromSsize_t(start + (Py_ssize_t)caplen);
-        argv[6] = PyLong_FromUnsignedLong(orig_len);
-        argv[7] = index_obj[iid];
-        PyObject *r = NULL;
-        if (argv[0] && argv[4] && argv[5] && argv[6])
-            r = PyObject_Vectorcall(handle, argv, 8, NULL);
-        Py_XDECREF(argv[0]);
-        Py_DECREF(ts_obj);
-        Py_XDECREF(argv[4]);
-        Py_XDECREF(argv[5]);
-        Py_XDECREF(argv[6]);
-        if (r == NULL)
+        if (hand_over(handle, tcp, bufobj, buf, number, ts_obj, lt_obj[iid], (int)lt_of[iid], start,
+                      (Py_ssize_t)caplen, orig_len, index_obj[iid], shard, shards) < 0)
             goto done;
-        Py_DECREF(r);
     }
     result = Py_BuildValue("nLLd", pos, number, nbytes, last_ts);
 done:

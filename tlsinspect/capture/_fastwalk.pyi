@@ -3,6 +3,7 @@ from typing import Any
 
 def walk_pcap(
     handle: Callable[..., object],
+    tcp: Callable[..., object] | None,
     buf: Any,
     pos: int,
     rec_len: int,
@@ -18,6 +19,7 @@ def walk_pcap(
 ) -> tuple[int, int, int, float]: ...
 def walk_pcapng(
     handle: Callable[..., object],
+    tcp: Callable[..., object] | None,
     buf: Any,
     pos: int,
     big_endian: bool,

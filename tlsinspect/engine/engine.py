@@ -169,16 +169,21 @@ class Engine:
                             if number >= self._sweep_at:
                                 self._sweep(number)
                             return
-                    self._fast_frames += 1
-                    self._fast_bytes += size
-                    try:
-                        self._tcp(
-                            src, dst, sport, dport, seq, ack, flags, buf, start + hl, start + end, number, ts
-                        )
-                    except Exception as e:  # a bug must cost one flow, not the capture
-                        self._internal_error(Segment(src, dst, sport, dport, seq, ack, flags, b""), number, e)
-                    if number >= self._sweep_at:
-                        self._sweep(number)
+                    self.tcp_at(
+                        number,
+                        ts,
+                        size,
+                        src,
+                        dst,
+                        sport,
+                        dport,
+                        seq,
+                        ack,
+                        flags,
+                        buf,
+                        start + hl,
+                        start + end,
+                    )
                     return
         data = buf[start:stop] if start or stop != len(buf) or type(buf) is not bytes else buf
         counts = self.counts
@@ -223,6 +228,35 @@ class Engine:
         sport, dport = _PORTS.unpack_from(k, 8)
         shard = self._shard_cache[k] = shard_of(k[0:4], k[4:8], sport, dport, self.shards)
         return shard
+
+    def tcp_at(
+        self,
+        number: int,
+        ts: float,
+        size: int,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        seq: int,
+        ack: int,
+        flags: int,
+        buf: Any,
+        pstart: int,
+        pend: int,
+    ) -> None:
+        """The fast path's end: an Ethernet/IPv4/TCP frame of `size` bytes whose headers are read and checked,
+        with its payload at buf[pstart:pend], belonging to this shard. `process_at` comes here after its unpack;
+        the C record walker comes here directly with the fields it read (`CaptureFile.push(..., tcp=...)`)."""
+        self._now = ts
+        self._fast_frames += 1
+        self._fast_bytes += size
+        try:
+            self._tcp(src, dst, sport, dport, seq, ack, flags, buf, pstart, pend, number, ts)
+        except Exception as e:  # a bug must cost one flow, not the capture
+            self._internal_error(Segment(src, dst, sport, dport, seq, ack, flags, b""), number, e)
+        if number >= self._sweep_at:
+            self._sweep(number)
 
     def frames_to_sweep(self, number: int) -> int:
         """How many frames after frame `number` the next periodic sweep falls (at least 1). A reader that passes
