@@ -22,6 +22,7 @@ Evidence never carries a full secret unless ``show_secrets=True`` (values go thr
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -331,10 +332,18 @@ def _rule_mixed_host(flow: Flow, snis: dict[str, list[int]]) -> list[Finding]:
     ]
 
 
-def _rule_insecure_subresource(flow: Flow, tls_flows: Sequence[Flow], window: float) -> list[Finding]:
+def _rule_insecure_subresource(
+    flow: Flow, tls_flows: Sequence[Flow], window: float, starts: Sequence[float] | None = None
+) -> list[Finding]:
+    """`tls_flows` sorted by first_seen; `starts` their first_seen values, to look only at the TLS flows that
+    began in the window before this one (a generous slice by bisection; the test below is the exact one)."""
     requests = [ex for ex in flow.http if not ex.inside_tls and ex.method and not _is_revocation_fetch(ex)]
     if not requests:
         return []
+    if starts is not None:
+        lo = bisect_left(starts, flow.first_seen - window - 1.0)
+        hi = bisect_right(starts, flow.first_seen + 1.0)
+        tls_flows = tls_flows[lo:hi]
     for t in tls_flows:
         if t.id == flow.id or t.client_ip != flow.client_ip:
             continue
@@ -434,6 +443,7 @@ def cross_flow_findings(
     tls_flows = sorted(
         (f for f in flows if f.tls is not None and f.tls.client_hello is not None), key=lambda f: f.first_seen
     )
+    starts = [f.first_seen for f in tls_flows]
     inside_secrets: dict[str, int] = {}
     inside_paths: dict[str, int] = {}
     inside_hosts: dict[str, str] = {}
@@ -455,7 +465,7 @@ def cross_flow_findings(
         if _is_cleartext_http(flow):
             found += _rule_redirects(flow)
             found += _rule_mixed_host(flow, snis)
-            found += _rule_insecure_subresource(flow, tls_flows, subresource_window_s)
+            found += _rule_insecure_subresource(flow, tls_flows, subresource_window_s, starts)
         found += _rule_cleartext_hop(flow, inside_secrets, inside_paths, inside_hosts, show_secrets)
         unique: dict[tuple[str, str], Finding] = {}
         for finding in found:

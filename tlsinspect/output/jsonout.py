@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TextIO
 
 import orjson
@@ -40,7 +41,9 @@ from tlsinspect.registry import (
 SCHEMA_VERSION = 1
 
 
+@lru_cache(maxsize=4096)
 def hex16(v: int | None) -> str | None:
+    """A code as the contract writes it: "0x1301". Cached: a few hundred codes make up almost every call."""
     return None if v is None else f"0x{v:04x}"
 
 
