@@ -33,7 +33,7 @@ from typing import Any
 
 from tlsinspect.capture.files import CaptureFile
 from tlsinspect.errors import CaptureError
-from tlsinspect.model import Flow
+from tlsinspect.model import Flow, evolve
 from tlsinspect.runner import EngineRun, ReadOptions, engine_flows
 
 BATCH = 256
@@ -79,7 +79,7 @@ def sharded_flows(
         next_id = 1
         out: list[Flow] = []
         for f in heapq.merge(*streams, key=_first_frame):
-            out.append(replace(f, id=next_id) if f.id != next_id else f)
+            out.append(evolve(f, id=next_id) if f.id != next_id else f)
             next_id += 1
             if len(out) >= BATCH:
                 _merge_runs(run, runs)

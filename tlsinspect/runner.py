@@ -10,13 +10,13 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from tlsinspect.analysis.observer import cross_flow_findings
 from tlsinspect.capture.files import TLS_KEY_LOG_SECRETS, CaptureFile
 from tlsinspect.engine.engine import Engine
-from tlsinspect.model import SEVERITIES, Anomaly, CaptureInfo, Flow, Summary
+from tlsinspect.model import SEVERITIES, Anomaly, CaptureInfo, Flow, Summary, evolve
 from tlsinspect.parse.keylog import KeyLog
 
 Progress = Callable[[int, int], None]
@@ -202,7 +202,7 @@ class _CrossFlow:
         for f in out:
             more = extra.get(f.id)
             if more:
-                f = replace(f, findings=_by_severity(f.findings + more))
+                f = evolve(f, findings=_by_severity(f.findings + more))
             self.history.append(f)
             yield f
 
@@ -222,7 +222,7 @@ class RecentCrossFlow:
             f.id
         )
         if extra:
-            f = replace(f, findings=_by_severity(f.findings + extra))
+            f = evolve(f, findings=_by_severity(f.findings + extra))
         self.history.append(f)
         return f
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 
 from tlsinspect.analysis.exposures import dedupe, tls_exposures
 from tlsinspect.analysis.findings import evaluate
 from tlsinspect.analysis.validation import TrustStore, TrustStoreError, validate_chain
-from tlsinspect.model import Flow
+from tlsinspect.model import Flow, evolve
 
 
 class Analyzer:
@@ -52,9 +51,9 @@ class Analyzer:
                 validation = validate_chain(
                     tls.certificates, server_name=name, at=at, trust=self.trust, now=self.now
                 )
-                tls = replace(tls, validation=validation)
-            flow = replace(flow, tls=tls, exposures=dedupe(tls_exposures(tls) + flow.exposures))
-        return replace(flow, findings=evaluate(flow))
+                tls = evolve(tls, validation=validation)
+            flow = evolve(flow, tls=tls, exposures=dedupe(tls_exposures(tls) + flow.exposures))
+        return evolve(flow, findings=evaluate(flow))
 
 
 def _handshake_time(flow: Flow) -> float:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import zlib
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import brotli
@@ -29,6 +28,7 @@ from tlsinspect.model import (
     KeyExchange,
     ServerHello,
     TlsInfo,
+    evolve,
 )
 from tlsinspect.parse import tls_handshake as hs
 from tlsinspect.parse.reader import Reader
@@ -256,7 +256,7 @@ class TlsConnection:
         for p in problems:
             self.on_anomaly("tls-handshake-malformed", f"ServerHello: {p}", frame)
         full, md5 = ja3s(sh)
-        sh = replace(sh, ja3s_full=full, ja3s=md5)
+        sh = evolve(sh, ja3s_full=full, ja3s=md5)
         if sh.is_hrr:
             self.hrr = sh
             return
@@ -487,7 +487,7 @@ class TlsConnection:
         """The frozen view of everything seen so far."""
         sh = self.server_hello
         if sh is not None and sh.alpn is None and self.ee_alpn is not None:
-            sh = replace(sh, alpn=self.ee_alpn)  # TLS 1.3: the choice was in EncryptedExtensions
+            sh = evolve(sh, alpn=self.ee_alpn)  # TLS 1.3: the choice was in EncryptedExtensions
         vis = self.cert_visibility
         if vis == "none" and sh is not None and self._is_tls13() and self.resumption() is None:
             vis = "encrypted"
@@ -575,7 +575,7 @@ def _fingerprinted(ch: ClientHello, transport: str) -> ClientHello:
         j4, j4r = ja4(ch, transport)
         found = _FINGERPRINTS[key] = (full, md5, j4, j4r)
     full, md5, j4, j4r = found
-    return replace(ch, ja3_full=full, ja3=md5, ja4=j4, ja4_r=j4r)
+    return evolve(ch, ja3_full=full, ja3=md5, ja4=j4, ja4_r=j4r)
 
 
 HANDLERS: dict[int, Callable[[TlsConnection, bool, bytes, int], None]] = {
