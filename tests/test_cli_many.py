@@ -104,3 +104,32 @@ def test_fail_on_looks_at_every_file() -> None:
     both = run(str(CAPTURES[1]), str(CAPTURES[0]), "--format", "ndjson", "--fail-on", "high", "--jobs", "2")
     assert alone.returncode == 0
     assert both.returncode == 3
+
+
+def test_a_worker_that_dies_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """If the process reading one file dies (a crash in a native library, a kill), that file is reported as
+    failed and the others are still written; the read does not hang."""
+    import argparse
+    import io
+
+    from tlsinspect import cli
+
+    class DyingJob(cli._ReadJob):
+        def render(
+            self, path: str, writer: object, jobs: int, progress: object = None
+        ) -> tuple[int, str | None]:
+            if path.endswith("dies.pcap"):
+                os._exit(9)
+            return super().render(path, writer, jobs, progress)
+
+    dies = tmp_path / "dies.pcap"
+    dies.write_bytes(CAPTURES[1].read_bytes())
+    args = argparse.Namespace(format="ndjson", jobs=2, show_secrets=False, max_flows=50_000)
+    out = io.StringIO()
+    files = [str(CAPTURES[0]), str(dies), str(CAPTURES[1])]
+    worst, failed = cli._read_many(files, args, DyingJob(args, None, None, None), out, False)
+    assert failed
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("dies.pcap" in line and "ended unexpectedly" in line for line in err), err
+    sources = [json.loads(x)["source"] for x in out.getvalue().splitlines() if '"type":"capture"' in x]
+    assert sources == [str(CAPTURES[0]), str(CAPTURES[1])]

@@ -212,3 +212,21 @@ def test_shard_of_balances_structured_addresses() -> None:
     for k in range(3000):
         counts3[shard_of(bytes((192, 168, k >> 8, k & 0xFF)), b"\x0a\x00\x00\x01", 50000, 443, 3)] += 1
     assert min(counts3) > 900, counts3
+
+
+def test_a_worker_that_dies_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed mid-read (a crash in native code, the OOM killer) ends the read with one CaptureError
+    line (the CLI prints it, exit 2), not a traceback and not a hang."""
+    from tlsinspect import parallel
+    from tlsinspect.errors import CaptureError
+
+    real = parallel.engine_flows
+
+    def dying(path: object, opts: object, run: object, *, shard: tuple[int, int] = (0, 1)) -> object:
+        if shard[0] == 1:
+            os._exit(9)
+        return real(path, opts, run, shard=shard)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "engine_flows", dying)
+    with pytest.raises(CaptureError, match="--jobs"):
+        list(read_capture(CAPTURES / "observer-lab.pcapng", ReadOptions(jobs=2), ReadResult()))

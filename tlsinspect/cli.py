@@ -326,6 +326,8 @@ def _read_many(
     import multiprocessing as mp
     import shutil
     import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from tlsinspect.parallel import default_jobs
 
@@ -354,8 +356,16 @@ def _read_many(
         spool = tempfile.mkdtemp(prefix="tlsinspect-")
         _MANY = (files, job, args.format, color, spool)
         try:
-            with mp.get_context("fork").Pool(jobs) as pool:
-                for i, w, error in pool.imap(_render_spooled, range(len(files))):
+            # A process pool that notices a worker dying (BrokenProcessPool) instead of waiting for it forever.
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+                futures = [pool.submit(_render_spooled, i) for i in range(len(files))]
+                for i, future in enumerate(futures):
+                    try:
+                        _, w, error = future.result()
+                    except BrokenProcessPool:
+                        # A worker died: every file the pool still held fails with it, so each is read
+                        # again alone, and only the one that kills its process is reported.
+                        w, error = _render_alone(i)
                     name = os.path.join(spool, f"{i}.out")
                     if done(i, w, error):
                         if written:
@@ -372,6 +382,21 @@ def _read_many(
         out.write("]\n")
     out.flush()
     return worst, failed
+
+
+def _render_alone(index: int) -> tuple[int, str | None]:
+    """Render file `index` in a process of its own (after a worker died): (worst, error)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    assert _MANY is not None
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
+            _, w, error = pool.submit(_render_spooled, index).result()
+    except BrokenProcessPool:
+        return -1, f"{_MANY[0][index]}: the process reading it ended unexpectedly"
+    return w, error
 
 
 def _render_spooled(index: int) -> tuple[int, int, str | None]:

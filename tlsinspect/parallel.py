@@ -129,7 +129,7 @@ def _drain_pipe(conn: Connection, q: queue.SimpleQueue[Any]) -> None:
             if msg[0] != "flows":
                 return
     except (EOFError, OSError):
-        q.put(("error", RuntimeError("a worker process ended without finishing its shard"), 0))
+        q.put(("error", RuntimeError("it ended without finishing its shard"), 0))
     finally:
         conn.close()
 
@@ -152,9 +152,13 @@ def _stream(
             runs[k] = payload
             return
         else:
-            if isinstance(payload, CaptureError | OSError):
+            if isinstance(payload, CaptureError):
                 raise payload
-            raise RuntimeError(f"worker {k} failed: {payload!r}") from payload
+            # A worker that died (killed, or a crash in native code) or hit a bug: one line for the user,
+            # who can read the capture in one process instead.
+            raise CaptureError(
+                f"cannot read {str(path)!r} with --jobs: worker {k + 1} failed ({payload}); try --jobs 1"
+            ) from payload
 
 
 def _merge_runs(run: EngineRun, runs: list[EngineRun | None]) -> None:
