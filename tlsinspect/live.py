@@ -33,7 +33,7 @@ from typing import IO, Any
 from tlsinspect.errors import CaptureError
 from tlsinspect.model import SEVERITIES, CaptureInfo, Flow, Summary
 from tlsinspect.parse.keylog import KeyLog
-from tlsinspect.runner import RecentCrossFlow
+from tlsinspect.runner import FlowTally, RecentCrossFlow
 
 TICK = 0.2
 """Seconds between housekeeping passes: sweep idle/closed flows, write finished ones, check the child."""
@@ -136,8 +136,7 @@ class LiveSession:
         self.stop_reason = ""
         self.result = LiveResult()
         self.worst = -1
-        self._counts = {"tls": 0, "http": 0, "flows": 0, "anomalies": 0, "frames_in_flows": 0}
-        self._sev: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+        self._tally = FlowTally()
         self._cross = RecentCrossFlow(opts.show_secrets)
 
     def request_stop(self, reason: str = "interrupted") -> None:
@@ -319,16 +318,7 @@ class LiveSession:
 
     def _emit(self, f: Flow) -> None:
         f = self._cross.add(f)
-        c = self._counts
-        c["flows"] += 1
-        c["frames_in_flows"] += f.frames
-        if f.tls is not None:
-            c["tls"] += 1
-        if f.http:
-            c["http"] += 1
-        c["anomalies"] += len(f.anomalies)
-        for x in f.findings:
-            self._sev[x.severity] = self._sev.get(x.severity, 0) + 1
+        self._tally.add(f)
         flt = self.opts.flow_filter
         if flt is not None and not flt(f):
             return
@@ -349,20 +339,12 @@ class LiveSession:
             errors.append(f"the kernel dropped {cap.kernel_dropped} frames (capture socket buffer full)")
         if cap.error:
             errors.append(cap.error)
-        counts = self._counts
-        return Summary(
+        return self._tally.summary(
+            engine_counts=c,
             frames=c["frames"],
             bytes=c["bytes"],
-            flows=counts["flows"],
-            tls_flows=counts["tls"],
-            http_flows=counts["http"],
-            frames_undecodable=c["undecodable"],
-            anomalies=counts["anomalies"] + len(engine.anomalies),
-            findings_by_severity=dict(self._sev),
+            engine_anomalies=len(engine.anomalies),
             elapsed_s=elapsed,
-            frames_not_ip=c["not_ip"] + c["unsupported_link"],
-            frames_other_transport=c["other_transport"] + c["udp_other"],
-            frames_in_flows=counts["frames_in_flows"],
             flows_evicted=engine.flows_evicted,
             capture_errors=tuple(errors),
             capture_anomalies=tuple(engine.anomalies),

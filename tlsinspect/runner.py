@@ -125,52 +125,85 @@ def read_capture(path: str | os.PathLike[str], opts: ReadOptions, result: ReadRe
     else:
         batches = engine_flows(path, opts, run)
     source = os.fspath(path)
-    counts: dict[str, int] = {"tls": 0, "http": 0, "flows": 0, "anomalies": 0, "frames_in_flows": 0}
-    sev: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+    tally = FlowTally()
     flt = opts.flow_filter
-
-    def account(f: Flow) -> bool:
-        counts["flows"] += 1
-        counts["frames_in_flows"] += f.frames
-        if f.tls is not None:
-            counts["tls"] += 1
-        if f.http:
-            counts["http"] += 1
-        counts["anomalies"] += len(f.anomalies)
-        for x in f.findings:
-            sev[x.severity] = sev.get(x.severity, 0) + 1
-        return flt is None or flt(f)
-
     cross = _CrossFlow(opts.show_secrets)
     for batch in batches:
         if result.info is None:
             result.info = CaptureInfo(source=source, link_types=run.link_types, format=run.format)
         for f in cross.push(batch):
-            if account(f):
+            tally.add(f)
+            if flt is None or flt(f):
                 yield f
     for f in cross.push((), final=True):
-        if account(f):
+        tally.add(f)
+        if flt is None or flt(f):
             yield f
     result.info = CaptureInfo(source=source, link_types=run.link_types, format=run.format)
     c = run.counts
-    result.summary = Summary(
+    result.summary = tally.summary(
+        engine_counts=c,
         frames=run.frames,
         bytes=run.bytes,
-        flows=counts["flows"],
-        tls_flows=counts["tls"],
-        http_flows=counts["http"],
-        frames_undecodable=c["undecodable"],
-        anomalies=counts["anomalies"] + len(run.engine_anomalies) + len(run.capture_anomalies),
-        findings_by_severity=sev,
+        engine_anomalies=len(run.engine_anomalies) + len(run.capture_anomalies),
         elapsed_s=time.perf_counter() - t0,
-        frames_not_ip=c["not_ip"] + c["unsupported_link"],
-        frames_other_transport=c["other_transport"] + c["udp_other"],
-        frames_in_flows=counts["frames_in_flows"],
         flows_evicted=run.flows_evicted,
         capture_anomalies=tuple(run.capture_anomalies) + tuple(run.engine_anomalies),
     )
     result.extra["counts"] = dict(c)
     result.extra["fragments_pending"] = run.fragments_pending
+
+
+class FlowTally:
+    """The per-flow part of a `Summary` (flows, TLS and HTTP flows, anomalies, findings by severity), counted
+    over every flow the engine finished, before any --filter; `read` and `live` both keep one."""
+
+    def __init__(self) -> None:
+        self.flows = self.tls = self.http = self.anomalies = self.frames_in_flows = 0
+        self.severity: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
+
+    def add(self, f: Flow) -> None:
+        self.flows += 1
+        self.frames_in_flows += f.frames
+        if f.tls is not None:
+            self.tls += 1
+        if f.http:
+            self.http += 1
+        self.anomalies += len(f.anomalies)
+        for x in f.findings:
+            self.severity[x.severity] = self.severity.get(x.severity, 0) + 1
+
+    def summary(
+        self,
+        *,
+        engine_counts: dict[str, int],
+        frames: int,
+        bytes: int,  # noqa: A002 - the Summary field's name
+        engine_anomalies: int,
+        elapsed_s: float,
+        flows_evicted: int,
+        capture_anomalies: tuple[Anomaly, ...],
+        capture_errors: tuple[str, ...] = (),
+    ) -> Summary:
+        """The `Summary`, with the engine's frame buckets; `engine_anomalies` counts the anomalies outside flows."""
+        c = engine_counts
+        return Summary(
+            frames=frames,
+            bytes=bytes,
+            flows=self.flows,
+            tls_flows=self.tls,
+            http_flows=self.http,
+            frames_undecodable=c["undecodable"],
+            anomalies=self.anomalies + engine_anomalies,
+            findings_by_severity=dict(self.severity),
+            elapsed_s=elapsed_s,
+            frames_not_ip=c["not_ip"] + c["unsupported_link"],
+            frames_other_transport=c["other_transport"] + c["udp_other"],
+            frames_in_flows=self.frames_in_flows,
+            flows_evicted=flows_evicted,
+            capture_errors=capture_errors,
+            capture_anomalies=capture_anomalies,
+        )
 
 
 class _CrossFlow:
