@@ -23,3 +23,16 @@ def test_live_history_is_bounded() -> None:
     for i in range(10):
         cross.add(flow(i + 1, http=(get("/"),), t=float(i)))
     assert [f.id for f in cross.history] == [8, 9, 10]
+
+
+def test_fewer_collections_is_undone() -> None:
+    import gc
+
+    from tlsinspect.runner import GC_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold() == GC_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tlsinspect.analysis.exposures import (
     DETECTORS,
     exchange_exposures,
@@ -318,3 +321,14 @@ def test_tls_exposures_tls13_hides_certificate() -> None:
     assert [e.kind for e in tls_exposures(tls)] == ["sni"]
     assert tls_exposures(TlsInfo(client_hello=hello(server_name=None, alpn=()))) == ()
     assert all(e.inside_tls for e in tls_exposures(TlsInfo(client_hello=hello()), inside=True))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300).map(lambda b: bytes(b"0123456789 -x"[c % 13] for c in b)))
+def test_card_prefilter_never_hides_a_match(data: bytes) -> None:
+    """The digit count and `_CARD_HINT_RE` only skip text where `_CARD_RE` finds nothing."""
+    from tlsinspect.analysis import exposures as ex
+
+    if ex._CARD_RE.search(data):
+        assert len(data) - len(data.translate(None, ex._DIGITS)) >= 13
+        assert ex._CARD_HINT_RE.search(data)

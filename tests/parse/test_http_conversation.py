@@ -764,3 +764,93 @@ def test_any_chunking_same_result(sizes: list[int]) -> None:
         return out
 
     assert run(split(SAMPLE_CLIENT), split(SAMPLE_SERVER)) == run([SAMPLE_CLIENT], [SAMPLE_SERVER])
+
+
+# ---------------------------------------------------------------------- response bodies counted off (engine skip)
+
+
+def _play(script: list[tuple[str, bytes | int]], *, skip: bool, peek: bool = False) -> HttpConversation:
+    """Play ("c"/"s", bytes), ("gap", n) and ("end", 0) steps, as the engine would: with `skip`, in-order
+    server bytes that fit in `response_skipper.skip` are subtracted there and never fed."""
+    conv = HttpConversation(body_sample_limit=64)
+    skipper = conv.response_skipper
+    for frame, (what, data) in enumerate(script, 1):
+        if what == "gap":
+            assert isinstance(data, int)
+            conv.gap(False, data, frame)
+        elif what == "end":
+            conv.end(False, frame)
+        else:
+            assert isinstance(data, bytes)
+            if what == "s" and skip and skipper.skip >= len(data):
+                skipper.skip -= len(data)
+            else:
+                conv.feed(what == "c", data, frame)
+        if peek and frame % 3 == 0:
+            conv.exchanges  # noqa: B018 - a live view reads the conversation mid-way
+    return conv
+
+
+def _responses(sizes: list[int], chunked: list[bool]) -> bytes:
+    out = b""
+    for i, (n, ch) in enumerate(zip(sizes, chunked, strict=False)):
+        body = bytes((i + k) % 251 for k in range(n))
+        if ch:
+            out += b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            for k in range(0, n, 700):
+                part = body[k : k + 700]
+                out += f"{len(part):x}\r\n".encode() + part + b"\r\n"
+            out += b"0\r\n\r\n"
+        else:
+            out += f"HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n".encode() + body
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(0, 5000), min_size=1, max_size=4),
+    st.lists(st.booleans(), min_size=4, max_size=4),
+    st.lists(st.integers(1, 1500), min_size=1, max_size=40),
+    st.integers(0, 30),
+    st.sampled_from(["whole", "gap", "end"]),
+    st.booleans(),
+)
+def test_counting_off_response_bodies_changes_nothing(
+    sizes: list[int], chunked: list[bool], cuts: list[int], where: int, how: str, peek: bool
+) -> None:
+    """Counting off response body bytes (`response_skipper`) gives the same exchanges and anomalies as feeding
+    them: whole bodies, chunked ones, a gap in a body, a capture that ends in one, a live view reading mid-way."""
+    stream = _responses(sizes, chunked)
+    parts: list[tuple[str, bytes | int]] = [
+        ("c", b"".join(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(len(sizes))))
+    ]
+    pos = 0
+    for i, n in enumerate(cuts * 20):
+        if pos >= len(stream):
+            break
+        if i == where and how == "gap":
+            parts.append(("gap", n))
+            pos += n
+            continue
+        if i == where and how == "end":
+            break
+        parts.append(("s", stream[pos : pos + n]))
+        pos += n
+    parts.append(("end", 0))
+    fed, counted = _play(parts, skip=False), _play(parts, skip=True, peek=peek)
+    assert counted.exchanges == fed.exchanges
+    assert counted.anomalies == fed.anomalies
+
+
+def test_response_skipper_is_granted_once_the_sample_is_full() -> None:
+    conv = HttpConversation(body_sample_limit=10)
+    conv.feed(True, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1)
+    conv.feed(False, b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 5, 2)
+    assert conv.response_skipper.skip == 0  # the sample still has room
+    conv.feed(False, b"x" * 20, 3)
+    assert conv.response_skipper.skip == 1000 - 25 - 1  # all but the last byte, which ends the message
+    conv.response_skipper.skip -= 500  # the engine counts off 500 bytes
+    assert conv.exchanges[0].response_body_len == 525
+    conv.feed(False, b"x" * 475, 4)
+    (ex,) = conv.exchanges
+    assert ex.response_body_len == 1000 and ex.status == 200 and len(ex.response_body_sample) == 10

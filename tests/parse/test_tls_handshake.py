@@ -240,6 +240,24 @@ def test_client_hello_tls13_exact(tls13: Conn) -> None:
     assert all("error" not in (e.value or {}) for e in ch.extensions if isinstance(e.value, dict))
 
 
+def test_small_extensions_are_decoded_once_and_shared(tls13: Conn) -> None:
+    """`hs.extension` remembers small extensions by (type, bytes, context): two hellos of one client share them,
+    per-connection ones (key share) are decoded each time, and every value is what a fresh decode gives."""
+    from tlsinspect.parse import tls_extensions as te
+
+    body = tls13.first("c", hs.HT_CLIENT_HELLO)
+    hs._EXTENSIONS.clear()
+    first = parse_client_hello(body, frame=1, record_version=0x0301)
+    again = parse_client_hello(body, frame=2, record_version=0x0301)
+    shared = {a.type for a, b in zip(first.extensions, again.extensions, strict=True) if a is b}
+    assert {10, 13, 43} <= shared  # supported_groups, signature_algorithms, supported_versions
+    assert 51 not in shared  # key_share differs per connection
+    for e in again.extensions:
+        assert e.value == te.decode_extension(e.type, e.data, "ch")
+    hs._EXTENSIONS.clear()  # decoded afresh: the same hello
+    assert parse_client_hello(body, frame=2, record_version=0x0301) == again
+
+
 def test_client_hello_without_extensions_block() -> None:
     body = b"\x03\x01" + b"R" * 32 + b"\x00" + b"\x00\x02\x00\x2f" + b"\x01\x00"
     ch = parse_client_hello(body, frame=0, record_version=0x0301)

@@ -333,19 +333,19 @@ def _rule_mixed_host(flow: Flow, snis: dict[str, list[int]]) -> list[Finding]:
 
 
 def _rule_insecure_subresource(
-    flow: Flow, tls_flows: Sequence[Flow], window: float, starts: Sequence[float] | None = None
+    flow: Flow, tls_by_client: dict[str, tuple[list[Flow], list[float]]], window: float
 ) -> list[Finding]:
-    """`tls_flows` sorted by first_seen; `starts` their first_seen values, to look only at the TLS flows that
-    began in the window before this one (a generous slice by bisection; the test below is the exact one)."""
+    """`tls_by_client`: per client address, its TLS flows sorted by first_seen and their first_seen values, to
+    look only at the TLS flows of this flow's client that began in the window before this one (a generous
+    slice by bisection; the test below is the exact one)."""
     requests = [ex for ex in flow.http if not ex.inside_tls and ex.method and not _is_revocation_fetch(ex)]
     if not requests:
         return []
-    if starts is not None:
-        lo = bisect_left(starts, flow.first_seen - window - 1.0)
-        hi = bisect_right(starts, flow.first_seen + 1.0)
-        tls_flows = tls_flows[lo:hi]
-    for t in tls_flows:
-        if t.id == flow.id or t.client_ip != flow.client_ip:
+    tls_flows, starts = tls_by_client.get(flow.client_ip, ([], []))
+    lo = bisect_left(starts, flow.first_seen - window - 1.0)
+    hi = bisect_right(starts, flow.first_seen + 1.0)
+    for t in tls_flows[lo:hi]:
+        if t.id == flow.id:
             continue
         if t.first_seen <= flow.first_seen <= t.first_seen + window:
             ex = requests[0]
@@ -440,10 +440,13 @@ def cross_flow_findings(
     whose findings are wanted, so a caller that releases part of a window judges only that part.
     """
     snis = _sni_names(flows)
-    tls_flows = sorted(
+    tls_by_client: dict[str, tuple[list[Flow], list[float]]] = {}
+    for f in sorted(
         (f for f in flows if f.tls is not None and f.tls.client_hello is not None), key=lambda f: f.first_seen
-    )
-    starts = [f.first_seen for f in tls_flows]
+    ):
+        by_time, starts = tls_by_client.setdefault(f.client_ip, ([], []))
+        by_time.append(f)
+        starts.append(f.first_seen)
     inside_secrets: dict[str, int] = {}
     inside_paths: dict[str, int] = {}
     inside_hosts: dict[str, str] = {}
@@ -465,7 +468,7 @@ def cross_flow_findings(
         if _is_cleartext_http(flow):
             found += _rule_redirects(flow)
             found += _rule_mixed_host(flow, snis)
-            found += _rule_insecure_subresource(flow, tls_flows, subresource_window_s, starts)
+            found += _rule_insecure_subresource(flow, tls_by_client, subresource_window_s)
         found += _rule_cleartext_hop(flow, inside_secrets, inside_paths, inside_hosts, show_secrets)
         unique: dict[tuple[str, str], Finding] = {}
         for finding in found:

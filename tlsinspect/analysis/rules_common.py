@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tlsinspect.model import SEVERITIES, Certificate, Finding, Flow, ServerHello, TlsInfo
 
@@ -96,6 +97,7 @@ def not_after(cert: Certificate) -> float | None:
     return cert.not_after_ts if cert.not_after_ts is not None else _parse_rfc3339(cert.not_after)
 
 
+@lru_cache(maxsize=1024)  # certificate validity times recur in every connection to the same server
 def fmt_time(ts: float) -> str:
     """RFC 3339 UTC, to the second: "2024-06-01T00:00:00Z"."""
     return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

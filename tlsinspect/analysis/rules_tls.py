@@ -28,6 +28,7 @@ Thresholds are the module constants below.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from tlsinspect.analysis.rules_common import Check, Rule, negotiated
 from tlsinspect.model import Extension, Finding, Flow
@@ -475,20 +476,24 @@ _WEAK_OFFER_TESTS = ("null", "export", "anon", "rc4", "des", "3des")
 _MAX_LISTED = 5
 
 
+@lru_cache(maxsize=4096)
+def _weak_suite_name(code: int) -> str | None:
+    """The name of an offered suite that fails one of `_WEAK_OFFER_TESTS`, else None (GREASE and SCSV values
+    are not suites). Remembered: every ClientHello offers tens of suites, mostly the same ones."""
+    if is_grease(code):
+        return None
+    info = cipher_suite_info(code)
+    if info is None or info.kx == "SCSV":
+        return None
+    return info.name if any(_SUITE_TESTS[test](info) for test in _WEAK_OFFER_TESTS) else None
+
+
 def check_client_offers_weak(flow: Flow) -> list[Finding]:
     tls = flow.tls
     if tls is None or tls.client_hello is None:
         return []
     hello = tls.client_hello
-    weak: list[str] = []
-    for code in hello.cipher_suites:
-        if is_grease(code):
-            continue
-        info = cipher_suite_info(code)
-        if info is None or info.kx == "SCSV":
-            continue
-        if any(_SUITE_TESTS[test](info) for test in _WEAK_OFFER_TESTS):
-            weak.append(info.name)
+    weak = [name for name in map(_weak_suite_name, hello.cipher_suites) if name is not None]
     out: list[Finding] = []
     if weak:
         listed = ", ".join(weak[:_MAX_LISTED]) + (

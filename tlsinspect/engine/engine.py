@@ -362,7 +362,9 @@ class Engine:
                 d.delivered += n
                 skipper = d.skipper
                 if skipper is not None and skipper.skip >= n:
-                    skipper.skip -= n  # inside an application-data record nobody reads: nothing to copy
+                    skipper.skip -= (
+                        n  # inside a TLS record or an HTTP body nobody reads further: nothing to copy
+                    )
                 elif d.sink is not None:
                     d.sink(buf[pstart:pend], number)
                 else:

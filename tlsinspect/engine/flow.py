@@ -9,6 +9,7 @@ decided by the SYN, or, without a SYN, by who sends the ClientHello or the first
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Any
 
 from tlsinspect.engine.reassembly import TcpDirection
@@ -38,7 +39,9 @@ class _NullConsumer:
         return None
 
 
+@lru_cache(maxsize=4096)
 def ip_text(raw: bytes) -> str:
+    """An address in its usual text form (hosts recur, and `ipaddress` takes microseconds per call)."""
     return str(ipaddress.ip_address(raw))
 
 
@@ -232,6 +235,7 @@ class FlowState:
             if r_from_a != from_a:  # the other side's earlier bytes (a request not recognised on its own)
                 self.http.feed(r_from_a == self.client_is_a, r_data, r_frame)
         self.http.feed(from_a == self.client_is_a, data, frame)
+        (self.dir_b if self.client_is_a else self.dir_a).skipper = self.http.response_skipper
 
     def _decrypted_app_data(self, from_client: bool, data: bytes, frame: int) -> None:
         if self.http is None:

@@ -75,8 +75,9 @@ class TcpDirection:
         """Where in-order bytes go directly, bypassing `consumer.deliver`, once the flow's protocol parser is
         known (set by the flow; the engine's fast path uses it). None: through the consumer."""
         self.skipper: Any = None
-        """The TLS record stream behind `sink`, if that is what it is: in-order bytes inside an application-data
-        record it passes over (its `skip`) are counted off there without being copied or fed."""
+        """Something with a `skip` count of in-order bytes it needs only counted: the TLS record stream behind
+        `sink` (the rest of an application-data record it passes over), or the HTTP/1 reader of a response
+        whose body sample is full. The engine subtracts such bytes there without copying or feeding them."""
 
     def syn(self, seq: int) -> None:
         """A SYN: the stream's data starts at seq + 1."""

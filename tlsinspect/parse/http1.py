@@ -302,6 +302,9 @@ class Http1Reader:
         self._pause_after_body = False
         self._head_scan = 0
         """How far into _buf the search for the end of the head has already looked (IDLE only)."""
+        self.skip = 0
+        """Body bytes the engine may still count off without feeding them (granted by `allow_skip`)."""
+        self._skip_granted = 0
 
     # ------------------------------------------------------------------------------------------ public API
 
@@ -331,6 +334,35 @@ class Http1Reader:
             self._base += n
             return True
         return False
+
+    def allow_skip(self) -> bool:
+        """Let the engine count off the rest of the current body but its last byte (which ends the message)
+        without feeding it, by subtracting in-order bytes from `skip` (as from a TLS record stream's): for a
+        body nobody reads further. `settle` books what was counted off, and must be called before anything else
+        is done with this reader. True if a skip was granted."""
+        state = self._state
+        if (
+            (state is _State.BODY_LENGTH or state is _State.CHUNK_DATA)
+            and self._remaining > 1
+            and not self._buf
+            and not self._events
+        ):
+            self.settle()
+            self.skip = self._skip_granted = self._remaining - 1
+            return True
+        return False
+
+    def settle(self) -> int:
+        """Book the body bytes counted off since `allow_skip` as consumed, and end the skip; returns how many."""
+        granted = self._skip_granted
+        if not granted:
+            return 0
+        n = granted - self.skip
+        self.skip = self._skip_granted = 0
+        self._remaining -= n
+        self._received += n
+        self._base += n
+        return n
 
     def receive_data(self, data: bytes, frame: int) -> None:
         if not data or self._state is _State.CLOSED:

@@ -217,33 +217,54 @@ class HttpConversation:
 
     # --------------------------------------------------------------------------------------------- API
 
+    @property
+    def response_skipper(self) -> Http1Reader:
+        """What the engine counts off response body bytes from (`TcpDirection.skipper`): the server reader,
+        whose `skip` is granted once the response's body sample is full. Request bodies are always fed (the
+        flow looks for a TLS ClientHello in what the client sends)."""
+        return self._server
+
     def feed(self, from_client: bool, data: bytes, frame: int) -> None:
         """In-order stream bytes of one direction. Never raises."""
         if not data:
             return
+        self._settle()
         reader = self._client if from_client else self._server
         if reader.inside_body(len(data)):  # bulk body bytes: counted and sampled without events
             self._add_body(self._cur_req if from_client else self._cur_resp, data, response=not from_client)
-            return
-        reader.receive_data(data, frame)
-        self._drain(from_client, frame)
+        else:
+            reader.receive_data(data, frame)
+            self._drain(from_client, frame)
+        if not from_client and self._cur_resp is not None and self._mode == "http":
+            if len(self._cur_resp.response_sample) >= self.body_sample_limit:
+                reader.allow_skip()
 
     def gap(self, from_client: bool, length: int, frame: int) -> None:
         """``length`` bytes of this direction are missing from the capture."""
         if length <= 0:
             return
+        self._settle()
         reader = self._client if from_client else self._server
         reader.gap(length, frame)
         self._drain(from_client, frame)
 
     def end(self, from_client: bool, frame: int) -> None:
         """FIN/RST/end of capture for this direction."""
+        self._settle()
         reader = self._client if from_client else self._server
         reader.end(frame)
         self._drain(from_client, frame)
 
+    def _settle(self) -> None:
+        """Count the response body bytes the engine counted off (`response_skipper`) into the response."""
+        n = self._server.settle()
+        if n and self._cur_resp is not None:
+            self._cur_resp.response_body_len += n
+            self._touch(self._cur_resp)
+
     @property
     def exchanges(self) -> tuple[HttpExchange, ...]:
+        self._settle()
         if self._cache_exchanges[0] != self._version:
             frozen = tuple(ex.freeze(self.inside_tls) for ex in self._stored)
             self._cache_exchanges = (self._version, frozen)

@@ -36,6 +36,33 @@ HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e
 """A ServerHello with this random is a HelloRetryRequest (RFC 8446 §4.1.3)."""
 
 
+_EXTENSIONS: dict[tuple[int, bytes, str], Extension] = {}
+_EXTENSIONS_MAX = 4096
+_EXTENSION_CACHED_SIZE = 512
+_PER_CONNECTION = frozenset({21, 35, 41, 44, 51, te.EXT_ENCRYPTED_CLIENT_HELLO})
+"""Extensions whose bodies differ in every connection (padding, session ticket, pre-shared key, cookie, key
+share, ECH): never found in the table, so not put there."""
+
+
+def extension(ext_type: int, data: bytes, ctx: str) -> Extension:
+    """One decoded extension. Small ones are remembered by (type, bytes, context): a client stack sends the
+    same groups, signature algorithms, ALPN and versions in every hello, and decoding them again was a
+    twentieth of the read. The value is a pure function of the key, and `Extension` is frozen (its decoded
+    value is never modified by anyone), so sharing one object is exact. The table is emptied when full;
+    large bodies and those that differ per connection (`_PER_CONNECTION`) are not kept."""
+    if len(data) > _EXTENSION_CACHED_SIZE or ext_type in _PER_CONNECTION:
+        return Extension(type=ext_type, data=data, value=te.decode_extension(ext_type, data, ctx))
+    key = (ext_type, data, ctx)
+    ext = _EXTENSIONS.get(key)
+    if ext is None:
+        if len(_EXTENSIONS) >= _EXTENSIONS_MAX:
+            _EXTENSIONS.clear()
+        ext = _EXTENSIONS[key] = Extension(
+            type=ext_type, data=data, value=te.decode_extension(ext_type, data, ctx)
+        )
+    return ext
+
+
 def parse_extensions(r: Reader, ctx: str) -> tuple[Extension, ...]:
     """The extensions block: a uint16-length list of (type, opaque data<0..2^16-1>)."""
     out = []
@@ -43,7 +70,7 @@ def parse_extensions(r: Reader, ctx: str) -> tuple[Extension, ...]:
         while not lst.eof():
             t = lst.u16("extension type")
             data = lst.vector(2, "extension data")
-            out.append(Extension(type=t, data=data, value=te.decode_extension(t, data, ctx)))
+            out.append(extension(t, data, ctx))
     return tuple(out)
 
 
@@ -63,7 +90,7 @@ def _extensions_lenient(r: Reader, ctx: str, problems: list[str]) -> tuple[Exten
         while not sub.eof():
             t = sub.u16("extension type")
             data = sub.vector(2, "extension data")
-            out.append(Extension(type=t, data=data, value=te.decode_extension(t, data, ctx)))
+            out.append(extension(t, data, ctx))
     except DecodeError as e:
         problems.append(f"extension {len(out) + 1}: {e}")
     r.pos = r.end
