@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from functools import lru_cache
 
 from tlsinspect.model import ClientHello, ServerHello
 from tlsinspect.registry import is_grease
@@ -117,13 +118,12 @@ def ja3(ch: ClientHello) -> tuple[str, str]:
 
 def ja3s(sh: ServerHello) -> tuple[str, str]:
     """(ja3s_full, md5 hex) of a ServerHello (or HelloRetryRequest), as tshark 4.0 computes them."""
-    full = ",".join(
-        (
-            str(sh.legacy_version),
-            str(sh.cipher_suite),
-            _dash(_no_grease(e.type for e in sh.extensions)),
-        )
-    )
+    return _ja3s(sh.legacy_version, sh.cipher_suite, tuple(e.type for e in sh.extensions))
+
+
+@lru_cache(maxsize=1024)  # a server answers every client the same way: a handful of distinct inputs
+def _ja3s(version: int, suite: int, extension_types: tuple[int, ...]) -> tuple[str, str]:
+    full = ",".join((str(version), str(suite), _dash(_no_grease(extension_types))))
     return full, _md5(full)
 
 

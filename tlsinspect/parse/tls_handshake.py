@@ -159,14 +159,17 @@ def _client_hello_from(
     has_block: bool,
     sslv2: bool = False,
 ) -> ClientHello:
-    sni = _ext_value(exts, te.EXT_SERVER_NAME)
+    values: dict[int, Any] = {}  # type -> decoded value of the first extension of that type
+    for e in exts:
+        values.setdefault(e.type, e.value)
+    sni = values.get(te.EXT_SERVER_NAME)
     server_name = None
     if isinstance(sni, dict):
         for n in sni.get("names", ()):
             if n["type"] == 0:
                 server_name = n["name"]
                 break
-    ks = _ext_value(exts, te.EXT_KEY_SHARE)
+    ks = values.get(te.EXT_KEY_SHARE)
     return ClientHello(
         frame=frame,
         record_version=record_version,
@@ -177,13 +180,13 @@ def _client_hello_from(
         compression_methods=compression,
         extensions=exts,
         server_name=server_name,
-        alpn=_list(_ext_value(exts, te.EXT_ALPN)),
-        supported_versions=_list(_ext_value(exts, te.EXT_SUPPORTED_VERSIONS)),
-        supported_groups=_list(_ext_value(exts, te.EXT_SUPPORTED_GROUPS)),
-        signature_algorithms=_list(_ext_value(exts, te.EXT_SIGNATURE_ALGORITHMS)),
-        ec_point_formats=_list(_ext_value(exts, te.EXT_EC_POINT_FORMATS)),
+        alpn=_list(values.get(te.EXT_ALPN)),
+        supported_versions=_list(values.get(te.EXT_SUPPORTED_VERSIONS)),
+        supported_groups=_list(values.get(te.EXT_SUPPORTED_GROUPS)),
+        signature_algorithms=_list(values.get(te.EXT_SIGNATURE_ALGORITHMS)),
+        ec_point_formats=_list(values.get(te.EXT_EC_POINT_FORMATS)),
         key_share_groups=tuple(s["group"] for s in ks) if isinstance(ks, list) else (),
-        psk_key_exchange_modes=_list(_ext_value(exts, te.EXT_PSK_KEY_EXCHANGE_MODES)),
+        psk_key_exchange_modes=_list(values.get(te.EXT_PSK_KEY_EXCHANGE_MODES)),
         has_extensions_block=has_block,
         sslv2=sslv2,
     )
