@@ -339,15 +339,15 @@ class Http1Reader:
         """Let the engine count off the rest of the current body but its last byte (which ends the message)
         without feeding it, by subtracting in-order bytes from `skip` (as from a TLS record stream's): for a
         body nobody reads further. `settle` books what was counted off, and must be called before anything else
-        is done with this reader. True if a skip was granted."""
+        is done with this reader (a skip still outstanding is not renewed). True if a skip was granted."""
         state = self._state
         if (
             (state is _State.BODY_LENGTH or state is _State.CHUNK_DATA)
             and self._remaining > 1
             and not self._buf
             and not self._events
+            and not self._skip_granted
         ):
-            self.settle()
             self.skip = self._skip_granted = self._remaining - 1
             return True
         return False

@@ -6,7 +6,9 @@ Connection ID of the client's first Initial and a salt published with each versi
 an Initial may carry (PADDING, PING, ACK, CRYPTO, CONNECTION_CLOSE) and puts the CRYPTO data back in stream order
 per direction. The TLS handshake bytes it hands out are parsed elsewhere.
 
-Handshake, 0-RTT and 1-RTT packets cannot be read without the TLS secrets and are only counted. Google QUIC
+Handshake, 0-RTT and 1-RTT packets cannot be read without the TLS secrets and are only counted; given the
+handshake secrets from a key log (`QuicConnection.set_handshake_secrets`), Handshake packets are opened too and
+their frames taken the same way as an Initial's (CRYPTO data, CONNECTION_CLOSE). Google QUIC
 (Q046/Q050/T050/T051) is recognised and named, never decrypted.
 
 Sans-IO and bounded: the pure functions raise only `DecodeError` on bytes that cannot decode (a UDP datagram is
@@ -595,6 +597,15 @@ Frame = CryptoFrame | AckFrame | CloseFrame | str
 """A parsed frame; PADDING runs and PING are the strings "padding" and "ping"."""
 
 
+def _crypto_trouble_kind(trouble: str) -> str:
+    """The anomaly kind for what `_CryptoStream.add` reported."""
+    if "bound" in trouble:
+        return "quic-crypto-limit"
+    if "Retry" in trouble:
+        return "quic-retry-hello-changed"
+    return "quic-crypto-inconsistent"
+
+
 def crypto_frame_type(version: int | None) -> int:
     """The CRYPTO frame's type: 0x06 (RFC 9000), but 0x08 in Google's T050/T051 (an earlier numbering)."""
     return 0x08 if version in (VERSION_T050, VERSION_T051) else 0x06
@@ -1071,37 +1082,9 @@ class QuicConnection:
         frames, problem = parse_frames(packet.payload, crypto_frame_type(self.version))
         if problem is not None:
             self._anomaly("quic-frame-malformed", f"Initial packet {packet.packet_number}: {problem}", frame)
-        stream = self._streams[side]
-        for item in frames:
-            if isinstance(item, CryptoFrame):
-                # After a Retry the client resends its ClientHello from offset 0: `add` drops (and checks) the
-                # part already delivered, so the engine sees one continuous handshake stream.
-                new, trouble = stream.add(item.offset, item.data)
-                if trouble is not None:
-                    if "bound" in trouble:
-                        kind = "quic-crypto-limit"
-                    elif "Retry" in trouble:
-                        kind = "quic-retry-hello-changed"
-                    else:
-                        kind = "quic-crypto-inconsistent"
-                    self._anomaly(kind, trouble, frame)
-                if new:
-                    if out and out[-1][0] == from_client and out[-1][2] == frame:
-                        out[-1] = (from_client, out[-1][1] + new, frame)
-                    else:
-                        out.append((from_client, new, frame))
-            elif isinstance(item, CloseFrame):
-                self.close_error = item.error_code
-                self.close_reason = item.reason
-                who = "client" if from_client else "server"
-                kind = "application" if item.application else "transport"
-                self._anomaly(
-                    "quic-connection-close",
-                    f"{who} closed the connection ({kind} error 0x{item.error_code:x}"
-                    + (f", reason {item.reason!r}" if item.reason else "")
-                    + ")",
-                    frame,
-                )
+        # After a Retry the client resends its ClientHello from offset 0: the stream's `add` drops (and checks)
+        # the part already delivered, so the engine sees one continuous handshake stream.
+        self._take_frames(frames, self._streams[side], from_client, frame, out)
 
     def _on_handshake(
         self,
@@ -1123,14 +1106,40 @@ class QuicConnection:
         frames, problem = parse_frames(payload, crypto_frame_type(self.version))
         if problem is not None:
             self._anomaly("quic-frame-malformed", f"Handshake packet {pn}: {problem}", frame)
-        stream = self._hs_streams[side]
+        self._take_frames(frames, self._hs_streams[side], from_client, frame, out)
+
+    def _take_frames(
+        self,
+        frames: list[Frame],
+        stream: _CryptoStream,
+        from_client: bool,
+        frame: int,
+        out: list[tuple[bool, bytes, int]],
+    ) -> None:
+        """The frames of one decrypted Initial or Handshake packet: CRYPTO data into its space's stream (what
+        becomes contiguous goes to `out`, joined with what the same frame already gave), CONNECTION_CLOSE noted."""
         for item in frames:
             if isinstance(item, CryptoFrame):
                 new, trouble = stream.add(item.offset, item.data)
                 if trouble is not None:
-                    self._anomaly("quic-crypto-inconsistent", trouble, frame)
+                    self._anomaly(_crypto_trouble_kind(trouble), trouble, frame)
                 if new:
-                    out.append((from_client, new, frame))
+                    if out and out[-1][0] == from_client and out[-1][2] == frame:
+                        out[-1] = (from_client, out[-1][1] + new, frame)
+                    else:
+                        out.append((from_client, new, frame))
+            elif isinstance(item, CloseFrame):
+                self.close_error = item.error_code
+                self.close_reason = item.reason
+                who = "client" if from_client else "server"
+                kind = "application" if item.application else "transport"
+                self._anomaly(
+                    "quic-connection-close",
+                    f"{who} closed the connection ({kind} error 0x{item.error_code:x}"
+                    + (f", reason {item.reason!r}" if item.reason else "")
+                    + ")",
+                    frame,
+                )
 
     def _rederive(
         self, datagram: bytes, header: LongHeader, from_client: bool, frame: int
