@@ -26,6 +26,7 @@ from tlsinspect.parse.quic import (
     QuicConnection,
     decode_packet_number,
     decrypt_initial_packet,
+    derive_packet_keys,
     initial_keys,
     initial_secrets,
     looks_like_quic,
@@ -398,9 +399,32 @@ def make_initial(
     pn_len: int = 2,
 ) -> bytes:
     """A protected Initial packet carrying `payload` (padded so the header-protection sample exists)."""
-    key, iv, hp = initial_keys(key_dcid if key_dcid is not None else dcid, version, is_client)
-    payload = payload + bytes(max(0, 20 - len(payload)))
+    keys = initial_keys(key_dcid if key_dcid is not None else dcid, version, is_client)
     type_bits = 1 if version == VERSION_2 else 0
+    return protect(payload, keys, type_bits, dcid=dcid, scid=scid, pn=pn, version=version, token=token,
+                   pn_len=pn_len)  # fmt: skip
+
+
+def make_handshake(payload: bytes, secret: bytes, *, dcid: bytes, scid: bytes, pn: int) -> bytes:
+    """A protected QUIC v1 Handshake packet, keyed from a TLS handshake traffic secret (AES-128-GCM)."""
+    return protect(payload, derive_packet_keys(secret, VERSION_1, 16), 2, dcid=dcid, scid=scid, pn=pn)
+
+
+def protect(
+    payload: bytes,
+    keys: tuple[bytes, bytes, bytes],
+    type_bits: int,
+    *,
+    dcid: bytes,
+    scid: bytes,
+    pn: int,
+    version: int = VERSION_1,
+    token: bytes | None = None,
+    pn_len: int = 2,
+) -> bytes:
+    """A long-header packet sealed with AES-GCM `keys` (key, iv, hp); `token` only in Initial packets."""
+    key, iv, hp = keys
+    payload = payload + bytes(max(0, 20 - len(payload)))
     first = 0xC0 | (type_bits << 4) | (pn_len - 1)
     length = pn_len + len(payload) + 16
     pn_bytes = (pn & ((1 << (8 * pn_len)) - 1)).to_bytes(pn_len, "big")
@@ -409,7 +433,7 @@ def make_initial(
         + version.to_bytes(4, "big")
         + bytes([len(dcid)]) + dcid
         + bytes([len(scid)]) + scid
-        + varint(len(token)) + token
+        + (b"" if token is None else varint(len(token)) + token)
         + (length | 0x4000).to_bytes(2, "big")
         + pn_bytes
     )  # fmt: skip
@@ -589,6 +613,21 @@ def test_connection_close_and_bad_frame_become_anomalies() -> None:
     assert kinds == ["quic-connection-close", "quic-frame-malformed"]
     assert all(a.layer == "quic" for a in conn.anomalies)
     assert "0x128" in conn.anomalies[0].message and "bad hello!!" in conn.anomalies[0].message
+
+
+def test_handshake_packets_crypto_and_close_with_secrets() -> None:
+    """With handshake secrets, Handshake packets give their CRYPTO data (joined per frame) and their
+    CONNECTION_CLOSE becomes an anomaly, as in Initial packets."""
+    c_secret, s_secret = bytes(range(32)), bytes(range(32, 64))
+    conn = QuicConnection()
+    feed_all(conn, [(make_initial(crypto(0, HELLO), dcid=CID_D, scid=CID_C, pn=0), True)])
+    hs = make_handshake(crypto(0, b"EE..") + crypto(4, b"CERT") + b"\x1c\x41\x28\x00\x04oops", s_secret,
+                        dcid=CID_C, scid=CID_S, pn=0)  # fmt: skip
+    assert conn.feed(hs, False, 2) == []  # no keys yet: held
+    out = conn.set_handshake_secrets(c_secret, s_secret, 0x1301)
+    assert out == [(False, b"EE..CERT", 2)]
+    assert conn.close_error == 0x128 and conn.close_reason == "oops"
+    assert [a.kind for a in conn.anomalies] == ["quic-connection-close"]
 
 
 def test_crypto_bound() -> None:
