@@ -89,8 +89,8 @@ class Engine:
         self._done: dict[int, Flow] = {}
         self._next_emit = 1
         self._ids_open: set[int] = set()
-        self._fast_frames = 0
-        self._fast_bytes = 0
+        self._tcp_frames = 0
+        self._tcp_bytes = 0
         self._counts = {
             "frames": 0,
             "bytes": 0,
@@ -114,12 +114,12 @@ class Engine:
     @property
     def counts(self) -> dict[str, int]:
         """Frames and bytes by bucket ("frames", "bytes", "tcp", "udp_flow", "not_ip", ...)."""
-        if self._fast_frames:  # the fast path counts in two integers; fold them in when asked
+        if self._tcp_frames:  # `tcp_at` counts in two integers; fold them in when asked
             c = self._counts
-            c["frames"] += self._fast_frames
-            c["tcp"] += self._fast_frames
-            c["bytes"] += self._fast_bytes
-            self._fast_frames = self._fast_bytes = 0
+            c["frames"] += self._tcp_frames
+            c["tcp"] += self._tcp_frames
+            c["bytes"] += self._tcp_bytes
+            self._tcp_frames = self._tcp_bytes = 0
         return self._counts
 
     # -- input ----------------------------------------------------------------------------------------------
@@ -206,15 +206,16 @@ class Engine:
             if number >= self._sweep_at:
                 self._sweep(number)
             return
+        if type(pkt) is Segment:  # the same end as the fast path's, which counts it
+            src, dst, sport, dport, seq, ack, flags, payload = pkt
+            self.tcp_at(
+                number, ts, len(data), src, dst, sport, dport, seq, ack, flags, payload, 0, len(payload)
+            )
+            return
         counts["frames"] += 1
         counts["bytes"] += len(data)
         try:
-            if type(pkt) is Segment:
-                counts["tcp"] += 1
-                src, dst, sport, dport, seq, ack, flags, payload = pkt
-                self._tcp(src, dst, sport, dport, seq, ack, flags, payload, 0, len(payload), number, ts)
-            else:
-                self._udp(pkt, number, ts)  # type: ignore[arg-type]
+            self._udp(pkt, number, ts)  # type: ignore[arg-type]
         except Exception as e:  # a bug must cost one flow, not the capture
             self._internal_error(pkt, number, e)
         if number >= self._sweep_at:
@@ -245,14 +246,64 @@ class Engine:
         pstart: int,
         pend: int,
     ) -> None:
-        """The fast path's end: an Ethernet/IPv4/TCP frame of `size` bytes whose headers are read and checked,
-        with its payload at buf[pstart:pend], belonging to this shard. `process_at` comes here after its unpack;
-        the C record walker comes here directly with the fields it read (`CaptureFile.push(..., tcp=...)`)."""
+        """One TCP segment of this shard, in a frame of `size` bytes whose headers are read and checked, with its
+        payload at buf[pstart:pend] (copied out only when something reads it). Every TCP segment ends here: the
+        fast path of `process_at` after its one unpack, the general decoder's segments, and the C record walker
+        with the fields it read (`CaptureFile.push(..., tcp=...)`)."""
         self._now = ts
-        self._fast_frames += 1
-        self._fast_bytes += size
+        self._tcp_frames += 1
+        self._tcp_bytes += size
         try:
-            self._tcp(src, dst, sport, dport, seq, ack, flags, buf, pstart, pend, number, ts)
+            if src < dst or (src == dst and sport <= dport):
+                key = (src, sport, dst, dport)
+                from_a = True
+            else:
+                key = (dst, dport, src, sport)
+                from_a = False
+            fs = self.flows.get(key)
+            if fs is None or flags & 0x12 == TCP_SYN:  # a new flow, or a SYN that may reuse the 4-tuple
+                fs = self._tcp_flow(key, fs, from_a, seq, number, ts)
+            fs.last_frame = number
+            fs.last_ts = ts
+            fs.frames += 1
+            n = pend - pstart
+            if from_a:
+                d = fs.dir_a
+                other = fs.dir_b
+                fs.bytes_a += n
+            else:
+                d = fs.dir_b
+                other = fs.dir_a
+                fs.bytes_b += n
+            if flags & TCP_SYN:
+                seq = self._tcp_syn(fs, d, from_a, seq, flags)
+            if n:
+                # In order, nothing held: straight through (most segments).
+                if seq == d.next_seq and not d.held:
+                    d.next_seq = (seq + n) & 0xFFFFFFFF
+                    d.delivered += n
+                    skipper = d.skipper
+                    if skipper is not None and skipper.skip >= n:
+                        # Inside a TLS record or an HTTP body that nobody reads further: nothing to copy.
+                        skipper.skip -= n
+                    elif d.sink is not None:
+                        d.sink(buf[pstart:pend], number)
+                    else:
+                        d.consumer.deliver(from_a, buf[pstart:pend], number)
+                else:
+                    d.segment(seq, buf[pstart:pend], number)
+            if other.held and flags & TCP_ACK:
+                other.acked(ack, number)
+            if flags & (TCP_FIN | TCP_RST):
+                if flags & TCP_FIN:
+                    if from_a:
+                        fs.fin_a = True
+                    else:
+                        fs.fin_b = True
+                if flags & TCP_RST:
+                    fs.rst = True
+                if (fs.fin_a and fs.fin_b) or fs.rst:
+                    fs.state = "closed"
         except Exception as e:  # a bug must cost one flow, not the capture
             self._internal_error(Segment(src, dst, sport, dport, seq, ack, flags, b""), number, e)
         if number >= self._sweep_at:
@@ -316,73 +367,6 @@ class Engine:
             self._capture_anomaly(
                 "link", "unsupported-link-type", f"link type {link_type} is not decoded", number
             )
-
-    def _tcp(
-        self,
-        src: bytes,
-        dst: bytes,
-        sport: int,
-        dport: int,
-        seq: int,
-        ack: int,
-        flags: int,
-        buf: Any,
-        pstart: int,
-        pend: int,
-        number: int,
-        ts: float,
-    ) -> None:
-        """One TCP segment whose payload is buf[pstart:pend] (copied out only when something reads it)."""
-        if src < dst or (src == dst and sport <= dport):
-            key = (src, sport, dst, dport)
-            from_a = True
-        else:
-            key = (dst, dport, src, sport)
-            from_a = False
-        fs = self.flows.get(key)
-        if fs is None or flags & 0x12 == TCP_SYN:  # a new flow, or a SYN that may reuse the 4-tuple
-            fs = self._tcp_flow(key, fs, from_a, seq, number, ts)
-        fs.last_frame = number
-        fs.last_ts = ts
-        fs.frames += 1
-        n = pend - pstart
-        if from_a:
-            d = fs.dir_a
-            other = fs.dir_b
-            fs.bytes_a += n
-        else:
-            d = fs.dir_b
-            other = fs.dir_a
-            fs.bytes_b += n
-        if flags & TCP_SYN:
-            seq = self._tcp_syn(fs, d, from_a, seq, flags)
-        if n:
-            if seq == d.next_seq and not d.held:  # in order, nothing held: straight through (the common case)
-                d.next_seq = (seq + n) & 0xFFFFFFFF
-                d.delivered += n
-                skipper = d.skipper
-                if skipper is not None and skipper.skip >= n:
-                    skipper.skip -= (
-                        n  # inside a TLS record or an HTTP body nobody reads further: nothing to copy
-                    )
-                elif d.sink is not None:
-                    d.sink(buf[pstart:pend], number)
-                else:
-                    d.consumer.deliver(from_a, buf[pstart:pend], number)
-            else:
-                d.segment(seq, buf[pstart:pend], number)
-        if other.held and flags & TCP_ACK:
-            other.acked(ack, number)
-        if flags & (TCP_FIN | TCP_RST):
-            if flags & TCP_FIN:
-                if from_a:
-                    fs.fin_a = True
-                else:
-                    fs.fin_b = True
-            if flags & TCP_RST:
-                fs.rst = True
-            if (fs.fin_a and fs.fin_b) or fs.rst:
-                fs.state = "closed"
 
     def _tcp_flow(
         self, key: tuple[Any, ...], fs: FlowState | None, from_a: bool, seq: int, number: int, ts: float
