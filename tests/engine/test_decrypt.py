@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -600,19 +601,19 @@ def test_tls10_tls11_cbc(
     _expect_http(session)
 
 
-def test_tls12_resumption_with_ticket(cert_files: tuple[str, str], tmp_path: Path) -> None:
-    ciphers = "ECDHE-RSA-AES128-GCM-SHA256"
-    first, server_ctx, client_ctx = run_ssl(cert_files, tmp_path / "keylog.txt", ciphers=ciphers)
+def resumed_session(cert_files: tuple[str, str], keylog_path: Path, **kw: Any) -> Session:
+    """Two connections through the same contexts (`run_ssl` options `kw`), the second resuming the first's
+    ticket; the second one decrypted."""
+    first, server_ctx, client_ctx = run_ssl(cert_files, keylog_path, **kw)
     assert first.session is not None and first.session.has_ticket
     second, _, _ = run_ssl(
-        cert_files,
-        tmp_path / "keylog.txt",
-        ciphers=ciphers,
-        session=first.session,
-        server_ctx=server_ctx,
-        client_ctx=client_ctx,
+        cert_files, keylog_path, session=first.session, server_ctx=server_ctx, client_ctx=client_ctx, **kw
     )
-    session = decrypt_connection(second.keylog, second.client_bytes, second.server_bytes)
+    return decrypt_connection(second.keylog, second.client_bytes, second.server_bytes)
+
+
+def test_tls12_resumption_with_ticket(cert_files: tuple[str, str], tmp_path: Path) -> None:
+    session = resumed_session(cert_files, tmp_path / "keylog.txt", ciphers="ECDHE-RSA-AES128-GCM-SHA256")
     # An abbreviated handshake: no Certificate, the server's Finished comes first, both decrypt.
     assert 11 not in session.handshake_types(False)
     assert session.handshake_types(False)[-1] == 20
@@ -653,17 +654,7 @@ def _first_message(stream: bytes, msg_type: int) -> bytes:
 
 
 def test_tls13_resumption_with_ticket(cert_files: tuple[str, str], tmp_path: Path) -> None:
-    first, server_ctx, client_ctx = run_ssl(cert_files, tmp_path / "keylog.txt", tls13=True)
-    assert first.session is not None and first.session.has_ticket
-    second, _, _ = run_ssl(
-        cert_files,
-        tmp_path / "keylog.txt",
-        tls13=True,
-        session=first.session,
-        server_ctx=server_ctx,
-        client_ctx=client_ctx,
-    )
-    session = decrypt_connection(second.keylog, second.client_bytes, second.server_bytes)
+    session = resumed_session(cert_files, tmp_path / "keylog.txt", tls13=True)
     assert 11 not in session.handshake_types(False)  # PSK resumption: no Certificate
     assert session.handshake_types(False)[:3] == [2, 8, 20]
     _expect_http(session)

@@ -36,6 +36,7 @@ _PORTS = struct.Struct("!HH")
 _SHARD_CACHE = 1 << 16
 """4-tuples whose shard is remembered (the cache is emptied when full)."""
 CLOSED_LINGER = 2.0
+_FIN_OR_RST = TCP_FIN | TCP_RST
 MAX_CAPTURE_ANOMALIES = 200
 
 Analyser = Callable[[Flow], Flow]
@@ -294,7 +295,7 @@ class Engine:
                     d.segment(seq, buf[pstart:pend], number)
             if other.held and flags & TCP_ACK:
                 other.acked(ack, number)
-            if flags & (TCP_FIN | TCP_RST):
+            if flags & _FIN_OR_RST:
                 if flags & TCP_FIN:
                     if from_a:
                         fs.fin_a = True
