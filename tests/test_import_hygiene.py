@@ -18,6 +18,19 @@ def test_read_path_imports_no_scapy_textual_pyshark() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_read_path_defers_rarely_needed_decoders() -> None:
+    """hpack (HTTP/2), brotli and zstandard (compressed certificates) are imported at their first use, not by
+    every read's start-up."""
+    code = (
+        "import sys\n"
+        "import tlsinspect.cli, tlsinspect.runner, tlsinspect.parallel, tlsinspect.analysis.pipeline\n"
+        "import tlsinspect.output.jsonout\n"
+        "print(','.join(sorted(m for m in sys.modules if m in ('hpack', 'brotli', 'zstandard'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == ""
+
+
 def test_parsers_do_no_io() -> None:
     """Sans-IO layers never open files or sockets: no call of the builtin open() and no socket import."""
     import ast

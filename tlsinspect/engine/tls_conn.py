@@ -14,9 +14,6 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-import brotli
-import zstandard
-
 from tlsinspect.analysis.fingerprints import first_alpn_bytes, ja3, ja3s, ja4
 from tlsinspect.errors import DecodeError
 from tlsinspect.model import (
@@ -535,9 +532,15 @@ def _decompress_certificate(alg: int, data: bytes, ulen: int) -> bytes | None:
             return zlib.decompressobj().decompress(data, ulen)
         except zlib.error as e:
             raise DecodeError(f"zlib: {e}") from e
+    # brotli and zstandard are imported here, at their first use: few captures need them, and every read would
+    # otherwise pay their import (about 10 ms) before its first frame.
     if alg == 2:
+        import brotli
+
         return bytes(brotli.Decompressor().process(data, output_buffer_limit=ulen))[:ulen]
     if alg == 3:
+        import zstandard
+
         with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
             return bytes(reader.read(ulen))
     return None

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import hpack
-
 from tlsinspect.analysis.exposures import dedupe, exchange_exposures
 from tlsinspect.model import Anomaly, Exposure, HttpExchange
 
@@ -48,6 +46,8 @@ class _Direction:
         self.from_client = from_client
         self.buf = b""
         self.need_preface = from_client
+        import hpack  # at the first HTTP/2 connection: with the logging it pulls in, 13 ms that most reads skip
+
         self.decoder = hpack.Decoder()
         # The peer's SETTINGS_HEADER_TABLE_SIZE (Chrome: 65536) may let this side's encoder use a larger table
         # than the default 4096; a passive reader accepts whatever size the encoder announces.
