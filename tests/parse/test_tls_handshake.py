@@ -246,7 +246,7 @@ def test_small_extensions_are_decoded_once_and_shared(tls13: Conn) -> None:
     from tlsinspect.parse import tls_extensions as te
 
     body = tls13.first("c", hs.HT_CLIENT_HELLO)
-    hs._EXTENSIONS.clear()
+    hs._shared.cache_clear()
     first = parse_client_hello(body, frame=1, record_version=0x0301)
     again = parse_client_hello(body, frame=2, record_version=0x0301)
     shared = {a.type for a, b in zip(first.extensions, again.extensions, strict=True) if a is b}
@@ -254,7 +254,7 @@ def test_small_extensions_are_decoded_once_and_shared(tls13: Conn) -> None:
     assert 51 not in shared  # key_share differs per connection
     for e in again.extensions:
         assert e.value == te.decode_extension(e.type, e.data, "ch")
-    hs._EXTENSIONS.clear()  # decoded afresh: the same hello
+    hs._shared.cache_clear()  # decoded afresh: the same hello
     assert parse_client_hello(body, frame=2, record_version=0x0301) == again
 
 

@@ -322,13 +322,7 @@ class Http1Reader:
         True means the caller owns them as body bytes and no `Body` event will come for them: nothing in them
         can start a message, so no frame bookkeeping is needed either. False: feed them with `receive_data`.
         """
-        state = self._state
-        if (
-            (state is _State.BODY_LENGTH or state is _State.CHUNK_DATA)
-            and n < self._remaining
-            and not self._buf
-            and not self._events
-        ):
+        if n < self._remaining and self._in_bare_body():
             self._remaining -= n
             self._received += n
             self._base += n
@@ -340,17 +334,18 @@ class Http1Reader:
         without feeding it, by subtracting in-order bytes from `skip` (as from a TLS record stream's): for a
         body nobody reads further. `settle` books what was counted off, and must be called before anything else
         is done with this reader (a skip still outstanding is not renewed). True if a skip was granted."""
-        state = self._state
-        if (
-            (state is _State.BODY_LENGTH or state is _State.CHUNK_DATA)
-            and self._remaining > 1
-            and not self._buf
-            and not self._events
-            and not self._skip_granted
-        ):
+        if self._remaining > 1 and not self._skip_granted and self._in_bare_body():
             self.skip = self._skip_granted = self._remaining - 1
             return True
         return False
+
+    def _in_bare_body(self) -> bool:
+        """Inside a body of known length (or a chunk's data) with nothing buffered or pending: bytes that come
+        next, up to `_remaining`, are body bytes and nothing else."""
+        state = self._state
+        return (
+            (state is _State.BODY_LENGTH or state is _State.CHUNK_DATA) and not self._buf and not self._events
+        )
 
     def settle(self) -> int:
         """Book the body bytes counted off since `allow_skip` as consumed, and end the skip; returns how many."""

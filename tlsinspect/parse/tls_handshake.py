@@ -7,6 +7,7 @@ knows message layouts (RFC 5246, RFC 8446, RFC 6101 and the SSLv2-compatible hel
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from tlsinspect.errors import DecodeError
@@ -36,31 +37,35 @@ HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e
 """A ServerHello with this random is a HelloRetryRequest (RFC 8446 §4.1.3)."""
 
 
-_EXTENSIONS: dict[tuple[int, bytes, str], Extension] = {}
-_EXTENSIONS_MAX = 4096
 _EXTENSION_CACHED_SIZE = 512
-_PER_CONNECTION = frozenset({21, 35, 41, 44, 51, te.EXT_ENCRYPTED_CLIENT_HELLO})
-"""Extensions whose bodies differ in every connection (padding, session ticket, pre-shared key, cookie, key
-share, ECH): never found in the table, so not put there."""
+_PER_CONNECTION = frozenset(
+    {
+        te.EXT_PADDING,
+        te.EXT_SESSION_TICKET,
+        te.EXT_PRE_SHARED_KEY,
+        te.EXT_COOKIE,
+        te.EXT_KEY_SHARE,
+        te.EXT_ENCRYPTED_CLIENT_HELLO,
+    }
+)
+"""Extensions whose bodies differ in every connection: never found in the cache, so not put there."""
+
+
+def _decoded(ext_type: int, data: bytes, ctx: str) -> Extension:
+    return Extension(type=ext_type, data=data, value=te.decode_extension(ext_type, data, ctx))
+
+
+_shared = lru_cache(maxsize=4096)(_decoded)
 
 
 def extension(ext_type: int, data: bytes, ctx: str) -> Extension:
     """One decoded extension. Small ones are remembered by (type, bytes, context): a client stack sends the
     same groups, signature algorithms, ALPN and versions in every hello, and decoding them again was a
     twentieth of the read. The value is a pure function of the key, and `Extension` is frozen (its decoded
-    value is never modified by anyone), so sharing one object is exact. The table is emptied when full;
-    large bodies and those that differ per connection (`_PER_CONNECTION`) are not kept."""
-    if len(data) > _EXTENSION_CACHED_SIZE or ext_type in _PER_CONNECTION:
-        return Extension(type=ext_type, data=data, value=te.decode_extension(ext_type, data, ctx))
-    key = (ext_type, data, ctx)
-    ext = _EXTENSIONS.get(key)
-    if ext is None:
-        if len(_EXTENSIONS) >= _EXTENSIONS_MAX:
-            _EXTENSIONS.clear()
-        ext = _EXTENSIONS[key] = Extension(
-            type=ext_type, data=data, value=te.decode_extension(ext_type, data, ctx)
-        )
-    return ext
+    value is never modified by anyone), so sharing one object is exact. Large bodies and those that differ per
+    connection (`_PER_CONNECTION`) are decoded each time."""
+    small = len(data) <= _EXTENSION_CACHED_SIZE and ext_type not in _PER_CONNECTION
+    return (_shared if small else _decoded)(ext_type, data, ctx)
 
 
 def parse_extensions(r: Reader, ctx: str) -> tuple[Extension, ...]:
