@@ -18,10 +18,12 @@ CAPTURES = ROOT / "captures"
 CORPUS = ROOT.parent / "shared" / "corpus"
 
 # Test helper modules live beside the tests that own them; make them importable from anywhere in the suite.
-for sub in ("capture", "analysis", "parse"):
+for sub in ("capture", "analysis", "parse", "session"):
     p = str(Path(__file__).parent / sub)
     if p not in sys.path:
         sys.path.insert(0, p)
+
+from live_helpers import echo_port  # noqa: E402, F401 - a fixture the capture and session tests share
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

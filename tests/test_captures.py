@@ -16,16 +16,18 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
+from session_helpers import read as read_session
+from session_helpers import read_flows
 
 from tlsinspect.capture.files import CaptureFile
+from tlsinspect.capture.inputs import load_trust_store, read_keylog
 from tlsinspect.model import Flow
-from tlsinspect.parse.keylog import KeyLog
-from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 LAB = CAPTURES / "observer-lab.pcapng"
@@ -143,10 +145,9 @@ def read(path: Path, keylog: Path | None = None, *, analyse: bool = True) -> dic
     if analyse:
         from tlsinspect.analysis.pipeline import Analyzer
 
-        analyzer = Analyzer.create(ca_files=[LAB_CA], use_default_roots=False)
-    kl = KeyLog.from_file(keylog) if keylog else None
-    result = ReadResult()
-    flows = list(read_capture(path, ReadOptions(keylog=kl, analyse=analyzer), result))
+        analyzer = Analyzer(load_trust_store([LAB_CA], use_certifi=False), now=time.time())
+    kl = read_keylog(keylog) if keylog else None
+    flows = read_flows(path, keylog=kl, analyse=analyzer)
     by_port = {f.server_port: f for f in flows}
     assert len(by_port) == len(flows), "one connection per server port"
     return by_port
@@ -495,10 +496,9 @@ def test_basic_pcap(basic: dict[int, Flow]) -> None:
 
 
 def test_basic_pcap_is_classic_pcap() -> None:
-    result = ReadResult()
-    list(read_capture(BASIC, ReadOptions(), result))
+    result = read_session(BASIC)
     assert result.info is not None and result.info.format == "pcap"
-    assert result.summary is not None and result.summary.flows == 2 and result.summary.tls_flows == 2
+    assert result.summary.flows == 2 and result.summary.tls_flows == 2
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -112,9 +112,9 @@ def test_a_worker_that_dies_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     import argparse
     import io
 
-    from tlsinspect import cli
+    from tlsinspect.cli import read as cli
 
-    class DyingJob(cli._ReadJob):
+    class DyingJob(cli.ReadJob):
         def render(
             self, path: str, writer: object, jobs: int, progress: object = None
         ) -> tuple[int, str | None]:
@@ -127,7 +127,7 @@ def test_a_worker_that_dies_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     args = argparse.Namespace(format="ndjson", jobs=2, show_secrets=False, max_flows=50_000)
     out = io.StringIO()
     files = [str(CAPTURES[0]), str(dies), str(CAPTURES[1])]
-    worst, failed = cli._read_many(files, args, DyingJob(args, None, None, None), out, False)
+    worst, failed = cli.read_many(files, args, DyingJob(args, None, None, None), out, False)
     assert failed
     err = capsys.readouterr().err.strip().splitlines()
     assert any("dies.pcap" in line and "ended unexpectedly" in line for line in err), err

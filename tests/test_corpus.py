@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tlsinspect.capture.files import CaptureFile
+from tlsinspect.capture.inputs import read_keylog
 from tlsinspect.engine.engine import Engine
 from tlsinspect.model import Flow
 from tlsinspect.output.jsonout import client_hello_dict, server_hello_dict
@@ -56,7 +57,7 @@ def read(path: Path) -> tuple[list[Flow], Engine, CaptureFile]:
     if exp_path.exists():
         exp = json.loads(exp_path.read_text())
         if exp.get("keylog"):
-            keylog = KeyLog.from_file(CORPUS / exp["keylog"])
+            keylog = read_keylog(CORPUS / exp["keylog"])
     cap = CaptureFile(path)
     eng = Engine(keylog=keylog)
     with cap:

@@ -11,7 +11,7 @@ def _read_path_modules() -> set[str]:
     """The modules a fresh interpreter holds after importing what `tlsinspect read` imports before its first frame."""
     code = (
         "import sys\n"
-        "import tlsinspect.cli, tlsinspect.runner, tlsinspect.parallel, tlsinspect.engine.engine\n"
+        "import tlsinspect.cli.read, tlsinspect.session.shards, tlsinspect.engine.engine\n"
         "import tlsinspect.analysis.pipeline, tlsinspect.output.jsonout, tlsinspect.output.text\n"
         "print('\\n'.join(sorted(sys.modules)))\n"
     )

@@ -358,6 +358,6 @@ def test_interfaces_lists_loopback() -> None:
 
 
 def test_read_does_not_import_scapy() -> None:
-    code = "import sys, tlsinspect.cli as c; c.build_parser(); import tlsinspect.live; print(any(m.startswith('scapy') for m in sys.modules))"
+    code = "import sys, tlsinspect.cli as c; c.build_parser(); import tlsinspect.cli.live; print(any(m.startswith('scapy') for m in sys.modules))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert r.stdout.strip() == "False"

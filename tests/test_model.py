@@ -7,16 +7,16 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
+from session_helpers import read_flows
 
 from tlsinspect.model import Flow, evolve
-from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
 CAPTURE = Path(__file__).resolve().parent.parent / "captures" / "observer-lab.pcapng"
 
 
 @pytest.fixture(scope="module")
 def flows() -> list[Flow]:
-    return list(read_capture(CAPTURE, ReadOptions(), ReadResult()))
+    return read_flows(CAPTURE)
 
 
 def test_evolve_is_replace(flows: list[Flow]) -> None:

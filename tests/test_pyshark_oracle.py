@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tlsinspect.runner import ReadOptions, ReadResult, read_capture
+from session_helpers import read_flows
 
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 FILES = ["basic-tls12-tls13.pcap", "observer-lab.pcapng"]
@@ -96,9 +95,7 @@ def test_same_as_wireshark(name: str) -> None:
     path = CAPTURES / name
     if not path.exists():
         pytest.skip(f"{path} missing")
-    ours = {
-        f.client: f for f in read_capture(path, ReadOptions(), ReadResult()) if f.tls and f.tls.client_hello
-    }
+    ours = {f.client: f for f in read_flows(path) if f.tls and f.tls.client_hello}
     theirs = wireshark_view_isolated(path)
     assert len(theirs) >= 2  # the oracle really saw handshakes
     assert set(theirs) == set(ours)

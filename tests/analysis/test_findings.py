@@ -38,6 +38,7 @@ from tlsinspect.analysis.findings import (
 )
 from tlsinspect.analysis.rules_common import Rule
 from tlsinspect.analysis.validation import TrustStore, validate_chain
+from tlsinspect.capture.inputs import load_trust_store
 from tlsinspect.model import Flow, TlsInfo
 from tlsinspect.parse.x509 import decode_certificate
 
@@ -231,7 +232,7 @@ def _flow_from_handshake(
 ) -> Flow:
     at = time.time()
     certs = tuple(decode_certificate(der) for der in chain_der)
-    validation = validate_chain(certs, server_name=server_name, at=at, trust=trust)
+    validation = validate_chain(certs, server_name=server_name, at=at, trust=trust, now=time.time())
     tls13 = version == "TLSv1.3"
     sh = server_hello(cipher_suite=0x1301 if tls13 else 0xC02B, version=0x0304 if tls13 else 0x0303)
     tls: TlsInfo = tls_info(
@@ -247,7 +248,7 @@ def _flow_from_handshake(
 def test_real_handshake_chain_validates_and_judges(tmp_path: Path) -> None:
     chain, version = _handshake(tmp_path, "django-devops")
     assert len(chain) in (1, 2)  # leaf + intermediate (only the leaf via getpeercert on old Pythons)
-    trust = TrustStore.load(ca_files=[tmp_path / "root.pem"], use_certifi=True)
+    trust = load_trust_store(ca_files=[tmp_path / "root.pem"], use_certifi=True)
 
     f = _flow_from_handshake(chain, version, "django-devops", trust)
     assert f.tls is not None
@@ -260,7 +261,7 @@ def test_real_handshake_chain_validates_and_judges(tmp_path: Path) -> None:
         assert {x.rule for x in evaluate(f)} == {"cert.chain-incomplete"}
 
     # The same handshake judged without the private root: the issuer is unknown.
-    untrusted = _flow_from_handshake(chain, version, "django-devops", TrustStore.load())
+    untrusted = _flow_from_handshake(chain, version, "django-devops", load_trust_store())
     if len(chain) == 2:
         found = evaluate(untrusted)
         assert [(x.rule, x.severity) for x in found] == [("cert.untrusted-issuer", "high")]
@@ -272,7 +273,7 @@ def test_real_handshake_chain_validates_and_judges(tmp_path: Path) -> None:
 
 def test_real_handshake_with_the_wrong_name(tmp_path: Path) -> None:
     chain, version = _handshake(tmp_path, "django-zero")
-    trust = TrustStore.load(ca_files=[tmp_path / "root.pem"], use_certifi=False)
+    trust = load_trust_store(ca_files=[tmp_path / "root.pem"], use_certifi=False)
     f = _flow_from_handshake(chain, version, "django-zero", trust)
     found = evaluate(f)
     mismatch = [x for x in found if x.rule == "cert.name-mismatch"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import certifi
 import pytest
@@ -24,6 +25,7 @@ from tlsinspect.analysis.validation import (
     hostname_matches,
     validate_chain,
 )
+from tlsinspect.capture.inputs import load_trust_store
 from tlsinspect.model import Certificate, Validation
 
 
@@ -34,7 +36,7 @@ def _pem(cert: object) -> bytes:
 @pytest.fixture(scope="module")
 def demo_trust() -> TrustStore:
     """Mozilla's roots plus the demo root given as a --ca-file-style PEM, as the CLI would build it."""
-    return TrustStore.load(ca_files=[_pem(pki().root)], use_certifi=True)
+    return load_trust_store(ca_files=[_pem(pki().root)], use_certifi=True)
 
 
 # --------------------------------------------------------------------------------------------- trust
@@ -49,7 +51,7 @@ def test_trusted_chain_with_extra_ca_file(demo_trust: TrustStore) -> None:
 def test_ca_file_from_path(tmp_path: pytest.TempPathFactory) -> None:
     path = tmp_path / "demo-root.pem"  # type: ignore[operator]
     path.write_bytes(_pem(pki().root))
-    trust = TrustStore.load(ca_files=[str(path)], use_certifi=False)
+    trust = load_trust_store(ca_files=[str(path)], use_certifi=False)
     assert len(trust) == 1
     v = validate_chain(model(pki().leaf, pki().inter), server_name=None, at=AT, trust=trust, now=AT)
     assert v.trusted is True and v.errors == ()
@@ -58,7 +60,7 @@ def test_ca_file_from_path(tmp_path: pytest.TempPathFactory) -> None:
 def test_same_chain_untrusted_without_the_private_root() -> None:
     p = pki()
     v = validate_chain(
-        model(p.leaf, p.inter), server_name="django-devops", at=AT, trust=TrustStore.load(), now=AT
+        model(p.leaf, p.inter), server_name="django-devops", at=AT, trust=load_trust_store(), now=AT
     )
     assert v.trusted is False
     assert v.hostname_matches is True  # the name check does not depend on trust
@@ -83,7 +85,7 @@ def test_self_signed_leaf(demo_trust: TrustStore) -> None:
 def test_untrusted_root_sent_in_chain() -> None:
     p = pki()
     v = validate_chain(
-        model(p.leaf, p.inter, p.root), server_name=None, at=AT, trust=TrustStore.load(), now=AT
+        model(p.leaf, p.inter, p.root), server_name=None, at=AT, trust=load_trust_store(), now=AT
     )
     assert v.trusted is False
     assert v.errors == (ERR_SELF_SIGNED_IN_CHAIN,)
@@ -105,7 +107,7 @@ def test_leaf_not_for_server_authentication_is_rejected(demo_trust: TrustStore) 
 
 
 def test_no_certificates_means_unknown(demo_trust: TrustStore) -> None:
-    v = validate_chain((), server_name="django-devops", at=AT, trust=demo_trust)
+    v = validate_chain((), server_name="django-devops", at=AT, trust=demo_trust, now=AT)
     assert v == Validation()
     assert v.trusted is None and v.hostname_matches is None and v.expired is None and v.expired_now is None
 
@@ -128,7 +130,7 @@ def test_undecodable_leaf_guesses_nothing(demo_trust: TrustStore) -> None:
         self_signed=False,
         error="undecodable DER: ValueError",
     )
-    v = validate_chain((broken,), server_name="x", at=AT, trust=demo_trust)
+    v = validate_chain((broken,), server_name="x", at=AT, trust=demo_trust, now=AT)
     assert v.trusted is None and v.hostname_matches is None and v.expired is None
     assert v.errors == ("server certificate could not be decoded",)
 
@@ -153,7 +155,10 @@ def test_capture_time_validation(demo_trust: TrustStore) -> None:
     assert v.trusted is True and v.expired is False and v.errors == ()
     assert v.expired_now is True
     # The clock is the default for `now`; 2019 is long gone.
-    assert validate_chain(chain, server_name=None, at=at_2019, trust=demo_trust).expired_now is True
+    assert (
+        validate_chain(chain, server_name=None, at=at_2019, trust=demo_trust, now=time.time()).expired_now
+        is True
+    )
 
 
 def test_expired_at_capture_time(demo_trust: TrustStore) -> None:
@@ -173,7 +178,7 @@ def test_not_yet_valid(demo_trust: TrustStore) -> None:
 
 def test_expired_and_unknown_issuer_both_reported() -> None:
     chain = model(_leaf_2019())  # type: ignore[arg-type]
-    v = validate_chain(chain, server_name=None, at=AT, trust=TrustStore.load(), now=AT)
+    v = validate_chain(chain, server_name=None, at=AT, trust=load_trust_store(), now=AT)
     assert v.errors == (ERR_UNKNOWN_ISSUER, ERR_CHAIN_INCOMPLETE, ERR_EXPIRED)
 
 
@@ -259,31 +264,31 @@ def test_leaf_without_san_still_trusted(demo_trust: TrustStore) -> None:
 
 
 def test_certifi_store_is_loaded_and_cached() -> None:
-    first = TrustStore.load()
-    assert TrustStore.load() is first
+    first = load_trust_store()
+    assert load_trust_store() is first
     assert len(first) > 100 and first.sources == ("certifi",)
     assert open(certifi.where(), "rb").read().count(b"BEGIN CERTIFICATE") >= len(first)
 
 
 def test_system_bundle_is_optional() -> None:
-    trust = TrustStore.load(use_certifi=False, use_system=True)
+    trust = load_trust_store(use_certifi=False, use_system=True)
     assert trust.sources in ((), ("/etc/ssl/certs/ca-certificates.crt",))
 
 
 def test_empty_store_trusts_nothing() -> None:
-    trust = TrustStore.load(use_certifi=False)
+    trust = load_trust_store(use_certifi=False)
     assert len(trust) == 0 and trust.store is None
     v = validate_chain(model(pki().leaf, pki().inter), server_name=None, at=AT, trust=trust, now=AT)
     assert v.trusted is False and v.errors == (ERR_UNKNOWN_ISSUER,)
 
 
 def test_der_ca_file_bytes() -> None:
-    trust = TrustStore.load(ca_files=[pki().root.public_bytes(Encoding.DER)], use_certifi=False)
+    trust = load_trust_store(ca_files=[pki().root.public_bytes(Encoding.DER)], use_certifi=False)
     assert len(trust) == 1 and trust.sources == ("<bytes>",)
 
 
 def test_bad_ca_files_raise_one_line(tmp_path: pytest.TempPathFactory) -> None:
     with pytest.raises(TrustStoreError, match="cannot read CA file"):
-        TrustStore.load(ca_files=[str(tmp_path / "missing.pem")], use_certifi=False)  # type: ignore[operator]
+        load_trust_store(ca_files=[str(tmp_path / "missing.pem")], use_certifi=False)  # type: ignore[operator]
     with pytest.raises(TrustStoreError, match="no certificate found"):
-        TrustStore.load(ca_files=[b"not a certificate"], use_certifi=False)
+        load_trust_store(ca_files=[b"not a certificate"], use_certifi=False)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -168,3 +169,39 @@ def ndjson(text: str) -> list[dict[str, Any]]:
 def flows_by_port(objs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     """Flow objects keyed by client port."""
     return {int(o["client"].rsplit(":", 1)[1]): o for o in objs if o.get("type") == "flow"}
+
+
+def exchange(port: int, payload: bytes = b"ping") -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(payload)
+        c.recv(100)
+
+
+@pytest.fixture
+def echo_port() -> Iterator[int]:
+    """An echo server on 127.0.0.1 (answers the first 100 bytes of each connection); its port."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(5)
+                try:
+                    c.sendall(c.recv(100))
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield srv.getsockname()[1]
+    stop.set()
+    t.join(5)
+    srv.close()

@@ -202,15 +202,16 @@ def report(path: Path, monkeypatch: pytest.MonkeyPatch, *, with_c: bool, jobs: i
     """The ndjson flow lines of a whole read (the C walker hands fast-path frames to Engine.tcp_at)."""
     import io
 
+    from session_helpers import read_flows
+
     from tlsinspect.output.jsonout import NdjsonWriter
-    from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
     with monkeypatch.context() as m:
         if not with_c:
             m.setattr(files, "_fastwalk", None)
         out = io.StringIO()
         writer = NdjsonWriter(out)
-        for flow in read_capture(path, ReadOptions(jobs=jobs), ReadResult()):
+        for flow in read_flows(path, jobs=jobs):
             writer.flow(flow)
     return out.getvalue().splitlines()
 

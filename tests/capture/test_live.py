@@ -1,24 +1,22 @@
-"""Live capture pieces: the pcapng writer, key log following, the sniffer on lo, and the live run loop."""
+"""Live capture pieces: the pcapng writer, key log following and the sniffer on lo (the run loop over them is
+tests/session/test_interface_source.py)."""
 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from live_helpers import can_capture, http_server
+from live_helpers import can_capture, exchange
 
 from tlsinspect.capture.files import TLS_KEY_LOG_SECRETS, CaptureFile
+from tlsinspect.capture.inputs import KeyLogFollower
 from tlsinspect.capture.live import ARPHRD_TO_LINKTYPE, LiveCapture, check_filter, list_interfaces
 from tlsinspect.capture.pcapng_writer import PcapngWriter
 from tlsinspect.engine.engine import Engine
 from tlsinspect.errors import CaptureError
-from tlsinspect.live import KeyLogFollower, LiveOptions, LiveSession
-from tlsinspect.model import Flow
 
 live = pytest.mark.live
 needs_capture = pytest.mark.skipif(not can_capture(), reason="no capture rights (run as root, CI does)")
@@ -133,43 +131,7 @@ def test_unknown_interface() -> None:
     with pytest.raises(CaptureError, match="no interface 'nosuch0'; capture interfaces: .*lo"):
         LiveCapture("nosuch0").open()
 
-
-# -- the sniffer on lo ----------------------------------------------------------------------------------------
-
-
-def _exchange(port: int, payload: bytes = b"ping") -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-        c.sendall(payload)
-        c.recv(100)
-
-
-@pytest.fixture
-def echo_port() -> object:
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    srv.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                c, _ = srv.accept()
-            except OSError:
-                continue
-            with c:
-                c.settimeout(5)
-                try:
-                    c.sendall(c.recv(100))
-                except OSError:
-                    pass
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    yield srv.getsockname()[1]
-    stop.set()
-    t.join(5)
-    srv.close()
+    # -- the sniffer on lo ----------------------------------------------------------------------------------------
 
 
 def _drain(cap: LiveCapture) -> list[tuple[float, int, bytes, int]]:
@@ -185,7 +147,7 @@ def test_sniffer_loopback_frames_once_each(echo_port: int) -> None:
     cap = LiveCapture("lo", bpf=f"tcp port {echo_port}")
     cap.start()
     try:
-        _exchange(echo_port)
+        exchange(echo_port)
         time.sleep(0.3)
     finally:
         cap.stop()
@@ -215,7 +177,7 @@ def test_sniffer_queue_overflow_is_counted(echo_port: int) -> None:
     cap.start()
     try:
         for _ in range(3):
-            _exchange(echo_port)
+            exchange(echo_port)
         time.sleep(0.3)
     finally:
         cap.stop()
@@ -230,90 +192,8 @@ def test_sniffer_count_limit(echo_port: int) -> None:
     cap = LiveCapture("lo", bpf=f"tcp port {echo_port}", count=4)
     cap.start()
     try:
-        _exchange(echo_port)
+        exchange(echo_port)
         assert cap.done.wait(5)
     finally:
         cap.stop()
     assert cap.captured == 4 and len(_drain(cap)) == 4
-
-
-# -- the live run loop -------------------------------------------------------------------------------------------
-
-
-@live
-@needs_capture
-def test_session_writes_flows_as_they_end(echo_port: int, tmp_path: Path) -> None:
-    """A closed flow is written while an older flow is still open; the idle one ends by timeout; -w matches."""
-    seen: list[tuple[float, Flow]] = []
-    out = tmp_path / "s.pcapng"
-    opts = LiveOptions(
-        iface="lo", bpf=f"tcp port {echo_port}", duration=5.0, idle_timeout=3.5, write=str(out)
-    )
-    session = LiveSession(opts, on_flow=lambda f: seen.append((time.monotonic(), f)))
-    holder = (
-        socket.create_connection
-    )  # the long connection is opened in the worker below, after capture starts
-    long_conn: list[socket.socket] = []
-
-    def traffic() -> None:
-        time.sleep(0.5)
-        long_conn.append(holder(("127.0.0.1", echo_port), timeout=5))
-        long_conn[0].sendall(b"hold")
-        long_conn[0].recv(10)
-        time.sleep(0.2)
-        _exchange(echo_port, b"short")
-
-    t = threading.Thread(target=traffic, daemon=True)
-    t.start()
-    t0 = time.monotonic()
-    result = session.run()
-    end = time.monotonic()
-    t.join(5)
-    for c in long_conn:
-        c.close()
-    assert result.stop_reason == "duration"
-    assert [f.id for _, f in seen] == [2, 1]  # written as they end, not in id order
-    (t_short, short), (t_long, first) = seen
-    assert short.bytes_client == 5 and short.state == "closed" and t_short < end - 1.0
-    assert first.bytes_client == 4 and t_long >= t0
-    assert result.summary is not None and result.summary.flows == 2 and result.summary.capture_errors == ()
-    cap = CaptureFile(out)
-    with cap:
-        assert sum(1 for _ in cap) == result.summary.frames
-
-
-@live
-@needs_capture
-def test_session_bad_filter_raises_before_capture() -> None:
-    with pytest.raises(CaptureError, match="bad BPF filter"):
-        LiveSession(LiveOptions(iface="lo", bpf="port port", duration=1)).run()
-
-
-@live
-@needs_capture
-def test_session_reports_queue_overflow() -> None:
-    """A queue too small for the traffic (and frames held back 1 s): drops are counted and reported."""
-    with http_server() as port:
-        opts = LiveOptions(iface="lo", bpf=f"tcp port {port}", duration=2.0, queue_size=1, hold=1.0)
-        session = LiveSession(opts)
-
-        def traffic() -> None:
-            time.sleep(0.3)
-            for i in range(5):
-                with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-                    c.sendall(f"GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-                    while c.recv(4096):
-                        pass
-
-        t = threading.Thread(target=traffic, daemon=True)
-        t.start()
-        result = session.run()
-        t.join(10)
-    s = result.summary
-    assert s is not None
-    st = result.stats
-    assert st["queue_dropped"] > 0
-    assert st["captured"] == s.frames + st["queue_dropped"]
-    assert any(
-        f"{st['queue_dropped']} frames dropped" in e and "queue (1 frames)" in e for e in s.capture_errors
-    )

@@ -30,6 +30,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tlsinspect.capture.inputs import read_keylog
 from tlsinspect.engine.decrypt import (
     CIPHERS,
     TLS12_SUITES,
@@ -316,7 +317,7 @@ def run_ssl(
         _pump(client, server, c_in, c_out, s_in, s_out, wire)
     cipher = client.cipher()
     version = client.version() or ""
-    keylog = KeyLog.from_file(keylog_path)
+    keylog = read_keylog(keylog_path)
     assert keylog.bad_lines == []
     result = Wire(bytes(wire[0]), bytes(wire[1]), keylog, got_session, cipher[0] if cipher else "", version)
     return result, server_ctx, client_ctx
@@ -466,7 +467,7 @@ def run_openssl_tls13(
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait(TIMEOUT)
-    return client_bytes, server_bytes, KeyLog.from_file(keylog_path)
+    return client_bytes, server_bytes, read_keylog(keylog_path)
 
 
 # --- TLS 1.2 and below through Python's ssl --------------------------------------------------------------------
@@ -772,7 +773,7 @@ def corpus_cases() -> list[tuple[str, str, int]]:
 def corpus_decrypted_count(pcap: str, keylog_name: str) -> tuple[int, list[str]]:
     """Records the decryptor authenticated over every TLS connection of one corpus capture, and the failures."""
     directory = CORPUS / "decrypt_by_keylog"
-    keylog = KeyLog.from_file(directory / keylog_name)
+    keylog = read_keylog(directory / keylog_name)
     total = 0
     problems: list[str] = []
     for client_bytes, server_bytes in pcap_tcp_streams((directory / pcap).read_bytes()):
@@ -1157,7 +1158,7 @@ def test_tls13_early_data(cert_files: tuple[str, str], tmp_path: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(TIMEOUT)
-    keylog = KeyLog.from_file(keylog_path)
+    keylog = read_keylog(keylog_path)
     session = decrypt_connection(keylog, client_bytes, server_bytes)
     if "CLIENT_EARLY_TRAFFIC_SECRET" not in keylog.secrets(session.hellos.client_random):
         pytest.skip("openssl did not send early data")

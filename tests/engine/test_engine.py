@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conversations import CLIENT, SERVER, tcp_frames, tls_conversation
 
+from tlsinspect.capture.inputs import read_keylog
 from tlsinspect.engine.engine import Engine
 from tlsinspect.model import Flow
 from tlsinspect.parse.keylog import KeyLog
@@ -60,7 +61,7 @@ def test_tls13_handshake_roles_and_fields(tls13: tuple[list[tuple[bool, bytes]],
 
 def test_tls13_decrypted_with_keylog(tls13: tuple[list[tuple[bool, bytes]], Path]) -> None:
     writes, keylog = tls13
-    _, flows = run(tcp_frames(writes), keylog=KeyLog.from_file(keylog))
+    _, flows = run(tcp_frames(writes), keylog=read_keylog(keylog))
     tls = flows[0].tls
     assert tls is not None and tls.decrypted and tls.decryption == "decrypted"
     assert tls.certificates_visibility == "decrypted"
@@ -84,7 +85,7 @@ def test_tls13_wrong_keylog_gives_reason(
 
 def test_tls12_certificate_in_cleartext_and_decryption(tls12: tuple[list[tuple[bool, bytes]], Path]) -> None:
     writes, keylog = tls12
-    _, flows = run(tcp_frames(writes), keylog=KeyLog.from_file(keylog))
+    _, flows = run(tcp_frames(writes), keylog=read_keylog(keylog))
     tls = flows[0].tls
     assert tls is not None
     assert tls.version == 0x0303 and tls.certificates_visibility == "cleartext"
@@ -214,7 +215,7 @@ def test_quic_handshake_space_decrypted_with_keylog() -> None:
     from tlsinspect.capture.files import CaptureFile
 
     base = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "illustrated-quic"
-    eng = Engine(keylog=KeyLog.from_file(base / "keylog.txt"))
+    eng = Engine(keylog=read_keylog(base / "keylog.txt"))
     with CaptureFile(base / "capture.pcap") as cap:
         for fr in cap:
             eng.process(fr.number, fr.ts, fr.link_type, fr.data)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from session_helpers import read_flows
 
 from tlsinspect.analysis.fingerprints import ja3, ja4
 from tlsinspect.engine import tls_conn
-from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -28,7 +28,7 @@ def test_cached_fingerprints_equal_fresh_ones() -> None:
     checked = 0
     for path in captures():
         try:
-            flows = list(read_capture(path, ReadOptions(), ReadResult()))
+            flows = read_flows(path)
         except Exception:
             continue
         for f in flows:

@@ -1,43 +1,25 @@
 """What happens to a flow once the engine has finished it: validation, exposures, findings.
 
 `Analyzer` is the callable the engine is given (`Engine(analyse=...)`): a frozen Flow in, a frozen Flow with
-`tls.validation`, `exposures` and `findings` filled out. The trust store is loaded once by `Analyzer.create`
-(the only I/O here, done before reading starts).
+`tls.validation`, `exposures` and `findings` filled out. The trust store and the time are handed in.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Sequence
-
 from tlsinspect.analysis.exposures import dedupe, tls_exposures
 from tlsinspect.analysis.findings import evaluate
-from tlsinspect.analysis.validation import TrustStore, TrustStoreError, validate_chain
+from tlsinspect.analysis.validation import TrustStore, validate_chain
 from tlsinspect.model import Flow, evolve
 
 
 class Analyzer:
     """Fills the judgement fields of a finished flow."""
 
-    def __init__(self, trust: TrustStore, *, now: float | None = None) -> None:
+    def __init__(self, trust: TrustStore, *, now: float) -> None:
+        """`trust` is built at the edge (`tlsinspect.capture.inputs.load_trust_store`); `now` is the clock read
+        by the entry point (for `expired_now`), so that analysis itself does no I/O and reads no clock."""
         self.trust = trust
-        self.now = time.time() if now is None else now
-
-    @classmethod
-    def create(
-        cls, *, ca_files: Sequence[str | os.PathLike[str]] = (), use_default_roots: bool = True
-    ) -> Analyzer:
-        """Load the trust store: certifi's Mozilla roots and the system bundle (which still holds roots Mozilla
-        has since removed, so older captures are judged against the roots of their time more fairly), plus extra
-        CA files. Raises ValueError on a bad file."""
-        try:
-            trust = TrustStore.load(
-                tuple(ca_files), use_certifi=use_default_roots, use_system=use_default_roots
-            )
-        except TrustStoreError as e:
-            raise ValueError(str(e)) from e
-        return cls(trust)
+        self.now = now
 
     def __call__(self, flow: Flow) -> Flow:
         tls = flow.tls

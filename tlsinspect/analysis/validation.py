@@ -1,8 +1,7 @@
 """Judge the server's certificate chain: trusted at the capture's time, name match, validity dates.
 
-`validate_chain` is pure (no I/O, no clock unless `now` is left out): the chain comes from the capture, the
-roots from a `TrustStore` the caller loaded once with `TrustStore.load` (the only I/O in this module; the CLI
-calls it). The result is a `Validation` whose `errors` are short plain strings, OpenSSL-like where natural.
+`validate_chain` is pure (no I/O, no clock: `now` is handed in): the chain comes from the capture, the roots
+from a `TrustStore` built from bundles the edge read (`tlsinspect.capture.inputs.load_trust_store`). The result is a `Validation` whose `errors` are short plain strings, OpenSSL-like where natural.
 
 Decisions:
 
@@ -28,14 +27,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
-import os
 import re
-import time
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -97,26 +93,20 @@ class TrustStoreError(Exception):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class TrustStore:
-    """The roots a chain may end at. Build it with `TrustStore.load` (cached) or `from_certificates`."""
+    """The roots a chain may end at. Build it with `from_bundles` (cached; `tlsinspect.capture.inputs.load_trust_store` reads them) or `from_certificates`."""
 
     roots: tuple[x509.Certificate, ...]
     sources: tuple[str, ...] = ()
     """Where the roots came from ("certifi", the system bundle path, CA file paths, "<bytes>")."""
 
     @classmethod
-    def load(
-        cls,
-        ca_files: Sequence[str | os.PathLike[str] | bytes] = (),
-        use_certifi: bool = True,
-        use_system: bool = False,
+    def from_bundles(
+        cls, defaults: Sequence[tuple[str, bytes]] = (), ca_files: Sequence[tuple[str, bytes]] = ()
     ) -> TrustStore:
-        """Read the roots: certifi's Mozilla bundle, the system bundle (if asked and present), extra CA files.
-
-        `ca_files` items are paths (PEM or DER) or the bytes of a PEM/DER file, for private and demo CAs.
-        This is the module's only I/O; the result is cached per argument set. Raises `TrustStoreError`.
-        """
-        key = tuple(item if isinstance(item, bytes) else os.fspath(item) for item in ca_files)
-        return _load_cached(key, use_certifi, use_system)
+        """The roots of certificate bundles already read at the edge (`tlsinspect.capture.inputs`), as
+        (label, PEM or DER bytes): the default bundles (certifi's, the system's) and extra CA files, each of
+        which must hold at least one certificate. Cached per content. Raises `TrustStoreError`."""
+        return _from_bundles_cached(tuple(defaults), tuple(ca_files))
 
     @classmethod
     def from_certificates(cls, roots: Iterable[x509.Certificate], source: str = "<given>") -> TrustStore:
@@ -153,26 +143,15 @@ def _roots_set(trust: TrustStore) -> frozenset[x509.Certificate]:
 
 
 @lru_cache(maxsize=8)
-def _load_cached(ca_files: tuple[str | bytes, ...], use_certifi: bool, use_system: bool) -> TrustStore:
+def _from_bundles_cached(
+    defaults: tuple[tuple[str, bytes], ...], ca_files: tuple[tuple[str, bytes], ...]
+) -> TrustStore:
     roots: list[x509.Certificate] = []
     sources: list[str] = []
-    if use_certifi:
-        import certifi
-
-        roots.extend(_parse_bundle(Path(certifi.where()).read_bytes()))
-        sources.append("certifi")
-    if use_system and os.path.isfile(SYSTEM_CA_BUNDLE):
-        roots.extend(_parse_bundle(Path(SYSTEM_CA_BUNDLE).read_bytes()))
-        sources.append(SYSTEM_CA_BUNDLE)
-    for item in ca_files:
-        if isinstance(item, bytes):
-            data, label = item, "<bytes>"
-        else:
-            try:
-                data = Path(item).read_bytes()
-            except OSError as exc:
-                raise TrustStoreError(f"cannot read CA file {item}: {exc.strerror or exc}") from exc
-            label = item
+    for label, data in defaults:
+        roots.extend(_parse_bundle(data))
+        sources.append(label)
+    for label, data in ca_files:
         found = _parse_bundle(data)
         if not found:
             raise TrustStoreError(f"no certificate found in CA file {label}")
@@ -221,12 +200,12 @@ def validate_chain(
     server_name: str | None,
     at: float,
     trust: TrustStore,
-    now: float | None = None,
+    now: float,
 ) -> Validation:
     """Judge a server chain (leaf first, as sent) at capture time `at` (epoch seconds).
 
     `server_name` is the SNI the client asked for (None: no name check, `hostname_matches` stays None).
-    `now` is the analysis time for `expired_now` (default: the clock).
+    `now` is the analysis time for `expired_now` (the clock, read by the entry point and handed in).
     """
     if not certs:
         return Validation()
@@ -237,7 +216,7 @@ def validate_chain(
     sent = [leaf] + [c for c in (_load(m) for m in certs[1:]) if c is not None]
     intermediates = sent[1:]
     when = _dt.datetime.fromtimestamp(at, _dt.UTC)
-    now_dt = _dt.datetime.fromtimestamp(time.time() if now is None else now, _dt.UTC)
+    now_dt = _dt.datetime.fromtimestamp(now, _dt.UTC)
 
     errors: list[str] = []
     not_before, not_after = leaf.not_valid_before_utc, leaf.not_valid_after_utc

@@ -4,8 +4,9 @@
 (a live interface), or `Engine.process_at(number, ts, link_type, buf, start, stop)` for a frame lying inside a
 larger buffer (a memory-mapped capture file, `CaptureFile.push`): only the bytes a parser reads are copied
 out. Finished flows come back from `Engine.drain()` in order of first frame, and `Engine.finish()` ends the
-capture. `Engine.open_flows()` gives snapshots of flows still in progress, which is
-what a live view shows. Every frame lands in exactly one bucket of `Engine.counts`, so frames read = frames
+capture. With `track_updates`, `Engine.updates()` gives what changed since its last call (snapshots of the open
+flows that took a frame, from a dirty set, and flows finished but not yet drained), which is what a live view
+shows; the session layer (`tlsinspect.session`) turns both into events. Every frame lands in exactly one bucket of `Engine.counts`, so frames read = frames
 accounted.
 
 Bounds: live flows are capped (`max_flows`); when the cap is hit the least recently active flow is finished
@@ -42,6 +43,10 @@ MAX_CAPTURE_ANOMALIES = 200
 Analyser = Callable[[Flow], Flow]
 
 
+def _flow_id(f: Flow) -> int:
+    return f.id
+
+
 def _is_dtls_server_first(payload: bytes) -> bool:
     """A DTLS datagram whose first handshake message is a server's (HelloVerifyRequest, ServerHello)."""
     return len(payload) > 13 and payload[0] == 22 and payload[1] == 0xFE and payload[13] in (2, 3)
@@ -73,6 +78,7 @@ class Engine:
         idle_timeout: float = 600.0,
         keep_udp_other: bool = False,
         shard: tuple[int, int] = (0, 1),
+        track_updates: bool = False,
     ) -> None:
         self.decoder = PacketDecoder()
         self.shard, self.shards = shard
@@ -111,6 +117,14 @@ class Engine:
         self._sweep_at = SWEEP_EVERY
         self._now = 0.0
         self._shard_cache: dict[bytes, int] = {}
+        self._dirty: set[FlowState] | None = set() if track_updates else None
+        """With `track_updates`: the open flows that took a frame since the last `updates()` (one set insertion
+        per frame; without it, nothing is tracked and `updates()` is empty)."""
+        self._finished_since: list[int] = []
+        """Ids of flows finished since the last `updates()` (with `track_updates`)."""
+        self.born: list[tuple[int, int]] = []
+        """(id, first frame) of every flow created since the caller last emptied this list: how a shard tells
+        the parent which flows exist, so that ids can be given in order of first frame across shards."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -267,6 +281,9 @@ class Engine:
             fs.last_frame = number
             fs.last_ts = ts
             fs.frames += 1
+            dirty = self._dirty
+            if dirty is not None:
+                dirty.add(fs)
             n = pend - pstart
             if from_a:
                 d = fs.dir_a
@@ -424,6 +441,8 @@ class Engine:
         fs.last_frame = number
         fs.last_ts = ts
         fs.frames += 1
+        if self._dirty is not None:
+            self._dirty.add(fs)
         if from_a:
             fs.bytes_a += len(payload)
         else:
@@ -483,6 +502,7 @@ class Engine:
         self.flows_total += 1
         self.flows[key] = fs
         self._ids_open.add(fs.id)
+        self.born.append((fs.id, number))
         return fs
 
     # -- bounds ---------------------------------------------------------------------------------------------
@@ -528,6 +548,9 @@ class Engine:
             flow = self.analyse(flow)
         self._ids_open.discard(fs.id)
         self._done[fs.id] = flow
+        if self._dirty is not None:
+            self._dirty.discard(fs)
+            self._finished_since.append(fs.id)
 
     # -- output ---------------------------------------------------------------------------------------------
 
@@ -553,9 +576,31 @@ class Engine:
             self._finish(key, fs, "closed" if fs.state == "closed" else "ended")
         yield from self.drain(ordered=ordered)
 
-    def open_flows(self) -> list[Flow]:
-        """Snapshots of the flows in progress (for live views)."""
-        return [fs.snapshot() for fs in self.flows.values()]
+    def updates(self) -> list[Flow]:
+        """What changed since the last call, for live views (needs `track_updates`), in order of id: a snapshot
+        of each open flow that took a frame (analysed like a finished one), and the final flow of each flow
+        that finished but is still held back by the ordered `drain` (so that no flow is ever out of sight).
+        Call it after `drain`: a flow drained in the same step is reported by `drain` alone. Taking the
+        snapshots changes no parser state."""
+        dirty = self._dirty
+        if dirty is None:
+            return []
+        analyse = self.analyse
+        out = []
+        for fs in dirty:
+            flow = fs.snapshot()
+            out.append(analyse(flow) if analyse is not None else flow)
+        dirty.clear()
+        done = self._done
+        out.extend(done[i] for i in self._finished_since if i in done)
+        self._finished_since.clear()
+        out.sort(key=_flow_id)
+        return out
+
+    @property
+    def open_count(self) -> int:
+        """Flows in progress."""
+        return len(self.flows)
 
     def _capture_anomaly(self, layer: str, kind: str, message: str, frame: int) -> None:
         if len(self.anomalies) < MAX_CAPTURE_ANOMALIES:

@@ -4,12 +4,11 @@ Each line is ``LABEL <client_random hex> <secret hex>``; ``#`` starts a comment.
 label, whose first field is the first 8 bytes of the encrypted premaster secret, not a client random. Parsing
 never raises: a malformed line is skipped and its line number recorded in `KeyLog.bad_lines`.
 
-Only `KeyLog.from_file` touches the file system; everything else works on text in memory.
+Works on text in memory only: the file is read at the edge (`tlsinspect.capture.inputs.read_keylog`).
 """
 
 from __future__ import annotations
 
-import os
 import string
 
 KNOWN_LABELS: frozenset[str] = frozenset(
@@ -79,16 +78,6 @@ class KeyLog:
         for line in text.splitlines():
             keylog.add_line(line)
         return keylog
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> KeyLog:
-        """Read and parse a key log file: the module's one I/O helper.
-
-        Raises:
-            OSError: The file cannot be read; the caller reports it in one line.
-        """
-        with open(path, "rb") as f:
-            return cls.parse(f.read())
 
     def add_line(self, line: str) -> bool:
         """Take one more line (e.g. from a key log that is still growing) and number it after the previous ones.

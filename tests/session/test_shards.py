@@ -1,4 +1,4 @@
-"""`read --jobs N` gives the same output as one process: flows, ids, order, findings and summary.
+"""A file read by N shards (`read --jobs N`) gives the same output as one process: flows, ids, order, findings and summary.
 
 Compared on the project captures, on corpus captures (skipped when ../shared/corpus is absent), on one capture
 merging the Ethernet frames of many corpus files (many flows in both shards, fragments, QUIC, plain HTTP), and
@@ -17,17 +17,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers_pcap import write_pcap  # type: ignore[import-not-found]
+from session_helpers import read
 
 from tlsinspect.capture import files
 from tlsinspect.capture.files import CaptureFile
 from tlsinspect.engine.engine import shard_of
 from tlsinspect.output.jsonout import NdjsonWriter
-from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "capture"))
-from helpers_pcap import write_pcap  # type: ignore[import-not-found]  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 CAPTURES = ROOT / "captures"
 CORPUS = ROOT.parent / "shared" / "corpus"
 PROJECT = sorted(p.name for p in CAPTURES.glob("*.pcap*"))
@@ -50,10 +48,9 @@ def ndjson(path: str | os.PathLike[str], jobs: int) -> list[str]:
     """The ndjson lines of a read (flows and summary), without the one timing field."""
     buf = io.StringIO()
     writer = NdjsonWriter(buf)
-    result = ReadResult()
-    for flow in read_capture(path, ReadOptions(jobs=jobs), result):
+    result = read(path, jobs=jobs)
+    for flow in result.flows:
         writer.flow(flow)
-    assert result.summary is not None
     writer.summary(result.summary)
     lines = buf.getvalue().splitlines()
     summary = json.loads(lines[-1])
@@ -217,16 +214,18 @@ def test_shard_of_balances_structured_addresses() -> None:
 def test_a_worker_that_dies_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker killed mid-read (a crash in native code, the OOM killer) ends the read with one CaptureError
     line (the CLI prints it, exit 2), not a traceback and not a hang."""
-    from tlsinspect import parallel
     from tlsinspect.errors import CaptureError
+    from tlsinspect.session import shards
 
-    real = parallel.engine_flows
+    real = shards.engine_steps
 
-    def dying(path: object, opts: object, run: object, *, shard: tuple[int, int] = (0, 1)) -> object:
+    def dying(
+        cap: object, opts: object, run: object, *, shard: tuple[int, int] = (0, 1), **kw: object
+    ) -> object:
         if shard[0] == 1:
             os._exit(9)
-        return real(path, opts, run, shard=shard)  # type: ignore[arg-type]
+        return real(cap, opts, run, shard=shard, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(parallel, "engine_flows", dying)
+    monkeypatch.setattr(shards, "engine_steps", dying)
     with pytest.raises(CaptureError, match="--jobs"):
-        list(read_capture(CAPTURES / "observer-lab.pcapng", ReadOptions(jobs=2), ReadResult()))
+        read(CAPTURES / "observer-lab.pcapng", jobs=2)

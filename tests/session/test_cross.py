@@ -1,10 +1,10 @@
-"""The runner's cross-connection stages: the bounded window for `read`, the history for `live`."""
+"""The session's cross-connection stages: the bounded window for files, the history for live captures."""
 
 from __future__ import annotations
 
 from test_observer import flow, get, tls_info
 
-from tlsinspect.runner import RecentCrossFlow
+from tlsinspect.session.cross import RecentCrossFlow
 
 
 def test_live_history_finds_relations_to_earlier_flows_only() -> None:
@@ -23,16 +23,3 @@ def test_live_history_is_bounded() -> None:
     for i in range(10):
         cross.add(flow(i + 1, http=(get("/"),), t=float(i)))
     assert [f.id for f in cross.history] == [8, 9, 10]
-
-
-def test_fewer_collections_is_undone() -> None:
-    import gc
-
-    from tlsinspect.runner import GC_THRESHOLD, fewer_collections
-
-    before = gc.get_threshold()
-    with fewer_collections():
-        assert gc.get_threshold() == GC_THRESHOLD
-        assert gc.get_freeze_count() > 0
-    assert gc.get_threshold() == before
-    assert gc.get_freeze_count() == 0

@@ -1,0 +1,72 @@
+"""Reading a capture through the session layer the way a front end does, for tests."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from tlsinspect.model import CaptureInfo, Flow, Summary
+from tlsinspect.parse.keylog import KeyLog
+from tlsinspect.session import (
+    CaptureEnded,
+    CaptureStarted,
+    Event,
+    FileSource,
+    FlowFinished,
+    FlowUpdated,
+    Progress,
+    Session,
+    SessionOptions,
+)
+from tlsinspect.session.source import Analyser
+
+
+@dataclass
+class Read:
+    """Everything a session gave for one capture."""
+
+    flows: list[Flow] = field(default_factory=list)
+    updates: list[Flow] = field(default_factory=list)
+    progress: list[Progress] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    batches: int = 0
+    info: CaptureInfo | None = None
+    ended: CaptureEnded | None = None
+
+    @property
+    def summary(self) -> Summary:
+        assert self.ended is not None
+        return self.ended.summary
+
+
+def read(
+    path: str | os.PathLike[str],
+    *,
+    keylog: KeyLog | None = None,
+    analyse: Analyser | None = None,
+    jobs: int = 1,
+    updates: bool = False,
+    max_flows: int = 50_000,
+) -> Read:
+    out = Read()
+    options = SessionOptions(keylog=keylog, analyse=analyse, updates=updates, max_flows=max_flows)
+    with Session(FileSource(path, jobs=jobs), options) as session:
+        for batch in session.batches():
+            out.batches += 1
+            for e in batch:
+                out.events.append(e)
+                if isinstance(e, FlowFinished):
+                    out.flows.append(e.flow)
+                elif isinstance(e, FlowUpdated):
+                    out.updates.append(e.flow)
+                elif isinstance(e, Progress):
+                    out.progress.append(e)
+                elif isinstance(e, CaptureStarted):
+                    out.info = e.info
+                elif isinstance(e, CaptureEnded):
+                    out.ended = e
+    return out
+
+
+def read_flows(path: str | os.PathLike[str], **kw: object) -> list[Flow]:
+    return read(path, **kw).flows  # type: ignore[arg-type]

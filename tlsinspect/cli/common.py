@@ -1,0 +1,180 @@
+"""What the commands share: one-line errors, the edge loading of key logs and trust stores, the flow filter,
+the writers, the progress bar and the collector tuning of a read."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tlsinspect.model import Flow
+from tlsinspect.parse.keylog import KeyLog
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+EXIT_FAIL_ON = 3
+EXIT_INTERRUPTED = 130
+
+GC_THRESHOLD = (50_000, 20, 100)
+"""The cyclic collector's thresholds while a capture is read (Python's default is 700, 10, 10). A read allocates
+millions of short-lived objects; at the default the collector ran 160 times per 500k frames and scanned the live
+flows each time, 5% of a worker's time. Flows that end are still collected (a finished flow's parsers refer to
+each other), only less often: tens of thousands of objects at most wait for it."""
+
+
+def err(msg: str) -> None:
+    print(f"tlsinspect: error: {msg}", file=sys.stderr)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often (`GC_THRESHOLD`), and never over the objects that exist when
+    the read starts (modules, tables, the trust store: `gc.freeze`, which also keeps forked workers from
+    touching those pages); both undone at the end. A process-wide setting: the entry point's to make."""
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
+def keylog_path(args: argparse.Namespace) -> str | None:
+    """--keylog, else $SSLKEYLOGFILE unless --no-env-keylog."""
+    path: str | None = args.keylog or (None if args.no_env_keylog else os.environ.get("SSLKEYLOGFILE"))
+    return path
+
+
+def load_keylog(path: str) -> KeyLog | int:
+    """The key log at `path`, or the exit status after a one-line error."""
+    from tlsinspect.capture.inputs import read_keylog
+
+    try:
+        return read_keylog(path)
+    except OSError as e:
+        err(f"cannot read key log {path}: {e.strerror or e}")
+        return EXIT_INPUT
+
+
+def parse_filter(expr: str) -> Callable[[Flow], bool]:
+    """A small AND-filter over flows: `sni:example.com port:443 host:10.0.0.1 proto:tls word`. Raises ValueError."""
+    terms = [_filter_term(tok) for tok in expr.split()]
+    return lambda f: all(t(f) for t in terms)
+
+
+def _filter_term(tok: str) -> Callable[[Flow], bool]:
+    key, sep, val = tok.partition(":")
+    if not sep:
+        key, val = "any", tok
+    if not val:
+        raise ValueError(f"empty value in filter term {tok!r}")
+    v = val.lower()
+
+    def sni(f: Flow) -> bool:
+        return v in (_sni(f) or "\0")
+
+    def host(f: Flow) -> bool:
+        return v in (f.client_ip, f.server_ip) or any((h.host or "").lower() == v for h in f.http)
+
+    def proto(f: Flow) -> bool:
+        return f.app_protocol == v
+
+    def any_(f: Flow) -> bool:
+        return (
+            v
+            in " ".join([_sni(f) or "", f.client_ip, f.server_ip, *[(h.host or "") for h in f.http]]).lower()
+        )
+
+    if key == "port":
+        if not val.isdigit():
+            raise ValueError(f"port must be a number in {tok!r}")
+        port = int(val)
+        return lambda f: port in (f.client_port, f.server_port)
+    table: dict[str, Callable[[Flow], bool]] = {
+        "sni": sni,
+        "host": host,
+        "ip": host,
+        "proto": proto,
+        "any": any_,
+    }
+    if key not in table:
+        raise ValueError(f"unknown filter key {key!r} (use sni:, host:, port:, proto:)")
+    return table[key]
+
+
+def _sni(f: Flow) -> str | None:
+    ch = f.tls.client_hello if f.tls else None
+    return ch.server_name.lower() if ch and ch.server_name else None
+
+
+def output_setup(args: argparse.Namespace) -> tuple[Callable[[Flow], bool] | None, Any, Any, Any] | int:
+    """What `read` and `live` share: the flow filter, the analyser (trust store, read here at the edge, and the
+    clock), the output stream and the writer; or the exit status after a one-line error."""
+    from tlsinspect.analysis.pipeline import Analyzer
+    from tlsinspect.analysis.validation import TrustStoreError
+    from tlsinspect.capture.inputs import load_trust_store
+
+    try:
+        flt = parse_filter(args.filter) if args.filter else None
+    except ValueError as e:
+        err(f"--filter: {e}")
+        return EXIT_INPUT
+    try:
+        trust = load_trust_store(
+            tuple(args.ca_file), use_certifi=not args.no_default_roots, use_system=not args.no_default_roots
+        )
+    except TrustStoreError as e:
+        err(f"--ca-file: {e}")
+        return EXIT_INPUT
+    analyzer = Analyzer(trust, now=time.time())
+    out = sys.stdout
+    if args.output:
+        try:
+            out = open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as e:
+            err(f"cannot write {args.output}: {e.strerror or e}")
+            return EXIT_INPUT
+    return flt, analyzer, out, make_writer(args.format, out, args.show_secrets)
+
+
+def make_writer(fmt: str, out: Any, show_secrets: bool, color: bool | None = None) -> Any:
+    if fmt == "ndjson":
+        from tlsinspect.output.jsonout import NdjsonWriter
+
+        return NdjsonWriter(out, show_secrets=show_secrets)
+    if fmt == "json":
+        from tlsinspect.output.jsonout import JsonWriter
+
+        return JsonWriter(out, show_secrets=show_secrets)
+    from tlsinspect.output.text import TextWriter
+
+    if color is None and not out.isatty():
+        color = False
+    return TextWriter(out, show_secrets=show_secrets, color=color)
+
+
+class ProgressBar:
+    """A progress bar on stderr for long reads (only when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+        self.p = Progress(BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True, console=None)
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.task is None:
+            self.p.start()
+            self.task = self.p.add_task("read", total=total or None)
+        self.p.update(self.task, completed=done)
+
+    def done(self) -> None:
+        if self.task is not None:
+            self.p.stop()
