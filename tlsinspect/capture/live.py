@@ -4,7 +4,7 @@ scapy opens the Linux packet socket (`L2ListenSocket`) and compiles and attaches
 libpcap). Frames are then read as raw bytes straight from that socket, with no scapy dissection, by a sniffer
 thread that puts ``(ts, link_type, data, orig_len)`` tuples on a bounded `queue.Queue`. When the pipeline falls
 behind and the queue is full, the frame is dropped and counted (`LiveCapture.queue_dropped`); the kernel's own
-drop count (PACKET_STATISTICS) is read from the socket. Neither is ever silent: the live runner reports both.
+drop count (PACKET_STATISTICS) is read from the socket. Neither is ever silent: the interface source (`tlsinspect.session.interface_source`) reports both.
 
 Errors that stop a capture before it starts are `CaptureError` with a one-line message that says how to fix
 them: no permission, unknown interface, bad filter.
