@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tlsinspect.analysis.fingerprints import ja3, ja4
 from tlsinspect.engine import tls_conn
+from tlsinspect.parse.fingerprints import ja3, ja4
 from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
 ROOT = Path(__file__).resolve().parents[2]

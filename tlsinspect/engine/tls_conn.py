@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from tlsinspect.analysis.fingerprints import first_alpn_bytes, ja3, ja3s, ja4
 from tlsinspect.errors import DecodeError
 from tlsinspect.model import (
     Alert,
@@ -28,6 +27,7 @@ from tlsinspect.model import (
     evolve,
 )
 from tlsinspect.parse import tls_handshake as hs
+from tlsinspect.parse.fingerprints import first_alpn_bytes, ja3, ja3s, ja4
 from tlsinspect.parse.reader import Reader
 from tlsinspect.parse.tls_extensions import (
     EXT_ALPN,
