@@ -11,10 +11,11 @@ import os
 import time
 from collections.abc import Sequence
 
-from tlsinspect.analysis.exposures import dedupe, tls_exposures
+from tlsinspect.analysis.exposures import tls_exposures
 from tlsinspect.analysis.findings import evaluate
 from tlsinspect.analysis.validation import TrustStore, TrustStoreError, validate_chain
 from tlsinspect.model import Flow, evolve
+from tlsinspect.parse.secrets import dedupe
 
 
 class Analyzer:
