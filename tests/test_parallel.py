@@ -20,7 +20,7 @@ import pytest
 
 from tlsinspect.capture import files
 from tlsinspect.capture.files import CaptureFile
-from tlsinspect.engine.engine import shard_of
+from tlsinspect.decode.fast import shard_of
 from tlsinspect.output.jsonout import NdjsonWriter
 from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
