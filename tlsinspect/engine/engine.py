@@ -53,7 +53,6 @@ class Engine:
         analyse: Analyser | None = None,
         max_flows: int = 50_000,
         idle_timeout: float = 600.0,
-        keep_udp_other: bool = False,
         shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.decoder = PacketDecoder()
