@@ -6,9 +6,10 @@ import base64
 
 import test_exposures as exposure_tests
 
-from tlsinspect.analysis.exposures import exchange_exposures, tls_exposures
+from tlsinspect.analysis.exposures import tls_exposures
 from tlsinspect.analysis.observer import cross_flow_findings, observer_view
 from tlsinspect.model import Certificate, ClientHello, Flow, HttpExchange, ServerHello, TlsInfo
+from tlsinspect.parse.secrets import exchange_exposures
 
 
 def hello(sni: str | None = "www.example.com") -> ClientHello:

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from tlsinspect.capture import files
 from tlsinspect.capture.files import CaptureFile
-from tlsinspect.engine.engine import Engine, shard_of
+from tlsinspect.decode.fast import shard_of
+from tlsinspect.engine.engine import Engine
 
 pytestmark = pytest.mark.skipif(files._fastwalk is None, reason="C walker not built")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from session_helpers import read_flows
 
-from tlsinspect.analysis.fingerprints import ja3, ja4
 from tlsinspect.engine import tls_conn
+from tlsinspect.parse.fingerprints import ja3, ja4
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -22,7 +22,7 @@ from session_helpers import read
 
 from tlsinspect.capture import files
 from tlsinspect.capture.files import CaptureFile
-from tlsinspect.engine.engine import shard_of
+from tlsinspect.decode.fast import shard_of
 from tlsinspect.output.jsonout import NdjsonWriter
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -6,10 +6,11 @@
 
 from __future__ import annotations
 
-from tlsinspect.analysis.exposures import dedupe, tls_exposures
+from tlsinspect.analysis.exposures import tls_exposures
 from tlsinspect.analysis.findings import evaluate
 from tlsinspect.analysis.validation import TrustStore, validate_chain
 from tlsinspect.model import Flow, evolve
+from tlsinspect.parse.secrets import dedupe
 
 
 class Analyzer:

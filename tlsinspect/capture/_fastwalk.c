@@ -12,8 +12,12 @@
  *
  *   With shards > 1, a frame that the engine's fast path would take (untagged Ethernet, IPv4 without options or
  *   fragmentation, TCP with a whole header) and whose 4-tuple belongs to another shard is passed over without
- *   calling handle. The shard is tlsinspect.engine.engine.shard_of, computed on 64-bit integers: its result
+ *   calling handle. The shard is tlsinspect.decode.fast.shard_of, computed on 64-bit integers: its result
  *   only depends on bits 0..59 of the intermediate value, which wrap-around arithmetic keeps exact.
+ *
+ *   fast_tcp and shard_of below are the native twins of tlsinspect/decode/fast.py (fast_tcp, shard_of), the one
+ *   Python definition of the fast path: a change to one is made to the other, and tests/decode/test_fast.py
+ *   feeds both the same good, edge and malformed frames and compares decisions, fields and shards.
  *
  *   Returns (pos, number, captured bytes walked, ts of the last frame walked or -1.0). An exception raised by
  *   handle propagates.
@@ -32,8 +36,9 @@ static inline uint32_t rd32(const unsigned char *p, int big_endian)
     return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | (uint32_t)p[0];
 }
 
-/* The fields of an Ethernet/IPv4/TCP frame that the engine's fast path takes (Engine.process_at): untagged
- * Ethernet, IPv4 without options or fragmentation, TCP with a whole header. Returns 0 for any other frame. */
+/* The fields of an Ethernet/IPv4/TCP frame that the engine's fast path takes: untagged Ethernet, IPv4 without
+ * options or fragmentation, TCP with a whole header. Returns 0 for any other frame. Native twin of
+ * tlsinspect.decode.fast.fast_tcp (the same checks in the same order; tests/decode/test_fast.py). */
 struct tcp_frame {
     const unsigned char *src, *dst;
     uint32_t seq, ack;
@@ -71,7 +76,7 @@ static int fast_tcp(const unsigned char *f, Py_ssize_t size, struct tcp_frame *t
     return 1;
 }
 
-/* tlsinspect.engine.engine.shard_of on 64-bit integers. */
+/* tlsinspect.decode.fast.shard_of on 64-bit integers (its native twin; tests/decode/test_fast.py). */
 static int shard_of(const struct tcp_frame *t, int shards)
 {
     uint64_t a = rd32(t->src, 1), b = rd32(t->dst, 1), sport = t->sport, dport = t->dport;

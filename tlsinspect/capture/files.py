@@ -547,7 +547,7 @@ class CaptureFile:
 
         `shard` (k, n) with n > 1: the handle belongs to shard k of a `read --jobs n` (tlsinspect.parallel), and
         the C record walker, when it is built, passes over the frames that
-        plainly belong to another shard (the engine's `shard_of` of an Ethernet/IPv4/TCP frame its fast path
+        plainly belong to another shard (`tlsinspect.decode.fast.shard_of` of a frame `decode.fast.fast_tcp`
         takes) without calling the handle; the handle must still judge every frame it gets. `last_ts` is then
         the time of the last frame walked, passed over or not (None when the handle saw every frame).
 

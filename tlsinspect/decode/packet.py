@@ -305,7 +305,11 @@ class PacketDecoder:
         self.reason = reason
 
     def decode(self, link_type: int, data: bytes) -> Segment | Datagram | None:
-        """Decode one frame. Returns a Segment, a Datagram or None (counted in `stats`); raises DecodeError."""
+        """Decode one frame. Returns a Segment, a Datagram or None (counted in `stats`); raises DecodeError.
+
+        The engine sends here only frames its fast path (`tlsinspect.decode.fast.fast_tcp`) refused; for the
+        frames that path takes, this returns the same Segment (tests/decode/test_fast.py).
+        """
         # Untagged Ethernet carrying IPv4, the frames of most captures, skips the link decoder table.
         if link_type == 1 and data[12:14] == b"\x08\x00":
             etype, off = ETH_IPV4, 14

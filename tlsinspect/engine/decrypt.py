@@ -10,7 +10,8 @@ handshake, application) and moves forward to the first one whose AEAD tag verifi
 application keys and a KeyUpdate need no handshake parsing here.
 
 Supported ciphers are listed in `TLS12_SUITES` and `TLS13_SUITES`: data, not branches. All cryptography comes from
-the `cryptography` package; the PRF and HKDF-Expand-Label are protocol glue over HMAC.
+the `cryptography` package; the PRF and HKDF-Expand-Label (shared with QUIC in `tlsinspect.parse.tls_kdf`) are
+protocol glue over HMAC.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.decrepit.ciphers import algorithms as decrepit
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
-from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from tlsinspect.parse.keylog import KeyLog
+from tlsinspect.parse.tls_kdf import hkdf_expand_label
 
 MAX_CIPHERTEXT = 2**14 + 2048
 """The largest record fragment TLS allows (RFC 5246 6.2.3); a longer one is rejected before any work."""
@@ -197,10 +197,6 @@ TLS13_SUITES: dict[int, Suite] = {
     0x1305: Suite("aes-ccm8", 16, 12, None, "sha256"),
 }
 
-_HASHES: dict[str, tuple[Callable[[], hashes.HashAlgorithm], int]] = {
-    "sha256": (hashes.SHA256, 32),
-    "sha384": (hashes.SHA384, 48),
-}
 _MAC_LEN = {"md5": 16, "sha1": 20, "sha256": 32, "sha384": 48}
 
 _CONTENT_CCS = 20
@@ -241,13 +237,6 @@ def _ssl3_key_block(master: bytes, seed: bytes, length: int) -> bytes:
         inner = hashlib.sha1(bytes([0x40 + i]) * i + master + seed).digest()
         out += hashlib.md5(master + inner).digest()
     return bytes(out[:length])
-
-
-def hkdf_expand_label(digest: str, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
-    """HKDF-Expand-Label from RFC 8446 section 7.1."""
-    full = b"tls13 " + label
-    info = struct.pack("!HB", length, len(full)) + full + bytes([len(context)]) + context
-    return HKDFExpand(_HASHES[digest][0](), length, info).derive(secret)
 
 
 # --- record protection state ------------------------------------------------------------------------------------
@@ -388,7 +377,7 @@ class _Tls13Key:
 
     def next_generation(self) -> _Tls13Key:
         """The key after a KeyUpdate: HKDF-Expand-Label(secret, "traffic upd", "", Hash.length)."""
-        size = _HASHES[self.suite.prf][1]
+        size = _MAC_LEN[self.suite.prf]
         secret = hkdf_expand_label(self.suite.prf, self.secret, b"traffic upd", b"", size)
         return _Tls13Key(self.suite, self.label, secret, self.generation + 1)
 

@@ -16,10 +16,10 @@ early and marked "evicted". Idle flows (no frame for `idle_timeout` seconds of c
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from tlsinspect.decode.fast import SHARD_KEY_AT, SHARD_KEY_END, fast_tcp, shard_of, shard_of_key
 from tlsinspect.decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Datagram, PacketDecoder, Segment
 from tlsinspect.engine.flow import FlowState
 from tlsinspect.engine.tls_conn import TlsConnection
@@ -30,10 +30,6 @@ from tlsinspect.parse.keylog import KeyLog
 from tlsinspect.parse.quic import QuicConnection, looks_like_quic
 
 SWEEP_EVERY = 8192
-_FAST = struct.Struct("!HBxHxxHxB2x4s4sHHIIBB")
-"""From offset 12 of an Ethernet frame: ethertype, IPv4 version/IHL, total length, flags/fragment offset,
-protocol, source, destination, then the TCP ports, sequence, acknowledgement, data offset and flags."""
-_PORTS = struct.Struct("!HH")
 _SHARD_CACHE = 1 << 16
 """4-tuples whose shard is remembered (the cache is emptied when full)."""
 CLOSED_LINGER = 2.0
@@ -52,20 +48,6 @@ def _is_dtls_server_first(payload: bytes) -> bool:
     return len(payload) > 13 and payload[0] == 22 and payload[1] == 0xFE and payload[13] in (2, 3)
 
 
-def shard_of(src: bytes, dst: bytes, sport: int, dport: int, shards: int) -> int:
-    """The shard of a 4-tuple, the same for both directions.
-
-    Built from symmetric combinations of the two endpoints: the sums of the addresses and of the ports and the
-    XOR of the ports, mixed by odd multipliers. (An earlier XOR of the addresses put every flow between
-    addresses that differ in the same bits, such as 10.k.k.1 and 10.k.k.2, in the shard of its ports alone,
-    and one worker got 58% of the frames of the benchmark capture.)
-    """
-    h = (
-        (int.from_bytes(src, "big") + int.from_bytes(dst, "big")) * 0x9E3779B1 + (sport + dport) * 0x85EBCA77
-    ) ^ ((sport ^ dport) << 7)
-    return ((h ^ (h >> 29)) & 0x7FFFFFFF) % shards
-
-
 class Engine:
     """Turns frames into flows. Pure computation: no files, no sockets, no clocks."""
 
@@ -76,7 +58,6 @@ class Engine:
         analyse: Analyser | None = None,
         max_flows: int = 50_000,
         idle_timeout: float = 600.0,
-        keep_udp_other: bool = False,
         shard: tuple[int, int] = (0, 1),
         track_updates: bool = False,
     ) -> None:
@@ -158,48 +139,29 @@ class Engine:
         signature of `CaptureFile.push`'s handle. Only the TCP payload is copied out, and nothing of a frame
         that belongs to another shard."""
         self._now = ts
-        # The fast path: untagged Ethernet, IPv4 without options or fragmentation, TCP -- most frames of most
-        # captures. One unpack reads every header field needed; anything else takes the general decoder below,
-        # which gives the same result for these frames (the decoder tests check both paths agree).
-        size = stop - start
-        if link_type == 1 and size >= 54:
-            etype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = (
-                _FAST.unpack_from(buf, start + 12)
-            )
-            if etype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF and doff >= 0x50:
-                hl = 34 + ((doff >> 4) << 2)
-                end = 14 + total if total else size
-                if end > size:
-                    end = size
-                if hl <= end:
-                    if self.shards > 1:
-                        # Another worker's frame stops here, before anything is copied. The shard of a
-                        # 4-tuple is cached by its 12 address and port bytes: one slice and one dict lookup
-                        # per frame (computing the hash per frame cost a quarter of a worker's time).
-                        k = buf[start + 26 : start + 38]
-                        shard = self._shard_cache.get(k)
-                        if shard is None:
-                            shard = self._shard_of_key(k)
-                        if shard != self.shard:
-                            if number >= self._sweep_at:
-                                self._sweep(number)
-                            return
-                    self.tcp_at(
-                        number,
-                        ts,
-                        size,
-                        src,
-                        dst,
-                        sport,
-                        dport,
-                        seq,
-                        ack,
-                        flags,
-                        buf,
-                        start + hl,
-                        start + end,
-                    )
-                    return
+        # The fast path (`tlsinspect.decode.fast`): untagged Ethernet, IPv4 without options or fragmentation,
+        # TCP -- most frames of most captures. Anything else takes the general decoder below, which gives the
+        # same result for these frames (tests/decode/test_fast.py checks both paths and the C twin agree).
+        if link_type == 1:
+            seg = fast_tcp(buf, start, stop)
+            if seg is not None:
+                if self.shards > 1:
+                    # Another worker's frame stops here, before anything is copied. The shard of a 4-tuple is
+                    # cached by its 12 address and port bytes: one slice and one dict lookup per frame
+                    # (computing the hash per frame cost a quarter of a worker's time).
+                    k = buf[start + SHARD_KEY_AT : start + SHARD_KEY_END]
+                    shard = self._shard_cache.get(k)
+                    if shard is None:
+                        shard = self._shard_of_key(k)
+                    if shard != self.shard:
+                        if number >= self._sweep_at:
+                            self._sweep(number)
+                        return
+                src, dst, sport, dport, seq, ack, flags, pstart, pend = seg
+                self.tcp_at(
+                    number, ts, stop - start, src, dst, sport, dport, seq, ack, flags, buf, pstart, pend
+                )
+                return
         data = buf[start:stop] if start or stop != len(buf) or type(buf) is not bytes else buf
         counts = self.counts
         try:
@@ -237,12 +199,11 @@ class Engine:
             self._sweep(number)
 
     def _shard_of_key(self, k: bytes) -> int:
-        """`shard_of` for the 12 bytes of addresses and ports at offset 26 of an Ethernet/IPv4/TCP frame,
-        remembered (the cache is emptied when full)."""
+        """`shard_of_key` for the 12 bytes of addresses and ports of a fast-path frame, remembered (the cache is
+        emptied when full)."""
         if len(self._shard_cache) >= _SHARD_CACHE:
             self._shard_cache.clear()
-        sport, dport = _PORTS.unpack_from(k, 8)
-        shard = self._shard_cache[k] = shard_of(k[0:4], k[4:8], sport, dport, self.shards)
+        shard = self._shard_cache[k] = shard_of_key(k, self.shards)
         return shard
 
     def tcp_at(

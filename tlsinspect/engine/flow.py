@@ -209,7 +209,6 @@ class FlowState:
             return
         if not self.roles_fixed or self.proto == "unknown":
             self.client_is_a = from_a
-        self.extra["tls_after"] = self.proto if self.proto != "unknown" else "other"
         self._start_tls(from_a, data[pos:], frame, hunting_server=True)
 
     def _start_tls(self, from_a: bool, data: bytes, frame: int, *, hunting_server: bool = False) -> None:

@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from tlsinspect.analysis.fingerprints import first_alpn_bytes, ja3, ja3s, ja4
 from tlsinspect.errors import DecodeError
 from tlsinspect.model import (
     Alert,
@@ -28,6 +27,7 @@ from tlsinspect.model import (
     evolve,
 )
 from tlsinspect.parse import tls_handshake as hs
+from tlsinspect.parse.fingerprints import first_alpn_bytes, ja3, ja3s, ja4
 from tlsinspect.parse.reader import Reader
 from tlsinspect.parse.tls_extensions import (
     EXT_ALPN,
@@ -75,7 +75,6 @@ class TlsConnection:
         self.client = RecordStream(True, self, keep_app_data=False)
         self.server = RecordStream(False, self, keep_app_data=False)
         self._hs_buf = [b"", b""]  # server, client (index by from_client)
-        self._hs_skip = [0, 0]
         self._encrypted = [False, False]  # after ChangeCipherSpec (<= 1.2) or ServerHello (1.3)
         self.client_hello: ClientHello | None = None
         self.client_hello2: ClientHello | None = None
@@ -99,7 +98,6 @@ class TlsConnection:
         self.decryption: str | None = None
         self.decrypted_records = 0
         self._early: list[tuple[bool, int, int, bytes, int]] = []
-        self._current_frame = 0
         self._inner = False
         self.finished_seen = [False, False]
         self.server_sent_certificate = False

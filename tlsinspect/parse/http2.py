@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tlsinspect.analysis.exposures import dedupe, exchange_exposures
 from tlsinspect.model import Anomaly, Exposure, HttpExchange
+from tlsinspect.parse.secrets import dedupe, exchange_exposures
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FRAME_DATA, FRAME_HEADERS, FRAME_CONTINUATION = 0x0, 0x1, 0x9

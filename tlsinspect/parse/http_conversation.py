@@ -23,7 +23,6 @@ import re
 from collections import deque
 from urllib.parse import urlsplit
 
-from tlsinspect.analysis.exposures import dedupe, http_exposures
 from tlsinspect.errors import DecodeError
 from tlsinspect.model import Anomaly, Exposure, HttpExchange
 from tlsinspect.parse.http1 import (
@@ -44,6 +43,7 @@ from tlsinspect.parse.http1 import (
     header_values,
     parse_request_line,
 )
+from tlsinspect.parse.secrets import dedupe, http_exposures
 from tlsinspect.parse.websocket import WebSocketParser
 
 MAX_ANOMALIES = 200

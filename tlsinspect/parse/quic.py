@@ -33,8 +33,6 @@ problems as `Anomaly` values on layer "quic" (at most 4 of a kind, 64 in all). T
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -43,6 +41,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from tlsinspect.errors import DecodeError
 from tlsinspect.model import Anomaly
+from tlsinspect.parse.tls_kdf import hkdf_expand_label, hkdf_extract
 
 __all__ = [
     "AckFrame",
@@ -223,23 +222,6 @@ def _need_varint(buf: bytes, pos: int, what: str) -> tuple[int, int]:
     return got
 
 
-def _hkdf_extract(salt: bytes, ikm: bytes) -> bytes:
-    return hmac.new(salt, ikm, hashlib.sha256).digest()
-
-
-def _hkdf_expand_label(secret: bytes, label: bytes, length: int, context: bytes = b"") -> bytes:
-    full = b"tls13 " + label
-    info = length.to_bytes(2, "big") + bytes([len(full)]) + full + bytes([len(context)]) + context
-    out = b""
-    block = b""
-    counter = 1
-    while len(out) < length:
-        block = hmac.new(secret, block + info + bytes([counter]), hashlib.sha256).digest()
-        out += block
-        counter += 1
-    return out[:length]
-
-
 def initial_secrets(dcid: bytes, version: int, salt: bytes | None = None) -> tuple[bytes, bytes]:
     """(client_initial_secret, server_initial_secret) for a client's first DCID (RFC 9001 §5.2).
 
@@ -251,10 +233,10 @@ def initial_secrets(dcid: bytes, version: int, salt: bytes | None = None) -> tup
         if not salts:
             raise DecodeError(f"no Initial salt known for QUIC version {quic_version_name(version)}")
         salt = salts[0]
-    initial_secret = _hkdf_extract(salt, dcid)
+    initial_secret = hkdf_extract("sha256", salt, dcid)
     return (
-        _hkdf_expand_label(initial_secret, b"client in", 32),
-        _hkdf_expand_label(initial_secret, b"server in", 32),
+        hkdf_expand_label("sha256", initial_secret, b"client in", b"", 32),
+        hkdf_expand_label("sha256", initial_secret, b"server in", b"", 32),
     )
 
 
@@ -262,9 +244,9 @@ def derive_packet_keys(secret: bytes, version: int, key_size: int = 16) -> tuple
     """(key, iv, hp) from a packet protection secret; v2 uses the "quicv2 *" labels (RFC 9369 §3.3.2)."""
     prefix = b"quicv2 " if version == VERSION_2 else b"quic "
     return (
-        _hkdf_expand_label(secret, prefix + b"key", key_size),
-        _hkdf_expand_label(secret, prefix + b"iv", 12),
-        _hkdf_expand_label(secret, prefix + b"hp", key_size),
+        hkdf_expand_label("sha256", secret, prefix + b"key", b"", key_size),
+        hkdf_expand_label("sha256", secret, prefix + b"iv", b"", 12),
+        hkdf_expand_label("sha256", secret, prefix + b"hp", b"", key_size),
     )
 
 

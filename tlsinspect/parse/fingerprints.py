@@ -1,6 +1,8 @@
-"""TLS fingerprints computed from the frozen model: JA3, JA3S and JA4 (the client fingerprint only).
+"""TLS fingerprints computed from parsed hellos: JA3, JA3S and JA4 (the client fingerprint only).
 
-Pure functions, no I/O. Each returns a pair (the full/raw string, the hashed form).
+Pure functions of a parsed ClientHello/ServerHello, no I/O. Each returns a pair (the full/raw string, the hashed
+form). They live in parse, beside the hello parsers, because the engine computes them once per connection as the
+hellos arrive (engine/tls_conn.py), and the engine must not import analysis.
 
 JA3 / JA3S (salesforce/ja3), matched value for value against tshark 4.0's ``tls.handshake.ja3_full`` and
 ``ja3s_full`` over the whole shared corpus:

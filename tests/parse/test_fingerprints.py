@@ -1,4 +1,4 @@
-"""tlsinspect.analysis.fingerprints: JA3/JA3S against tshark 4.0, JA4 against the FoxIO spec and test data.
+"""tlsinspect.parse.fingerprints: JA3/JA3S against tshark 4.0, JA4 against the FoxIO spec and test data.
 
 The first part is self-contained (values copied from the corpus and the spec); the `corpus` part walks
 shared/corpus/expected and skips when it is absent.
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tlsinspect.analysis.fingerprints import is_grease, ja3, ja3s, ja4, ja4_alpn_chars, ja4_version
 from tlsinspect.model import ClientHello, Extension, ServerHello
+from tlsinspect.parse.fingerprints import is_grease, ja3, ja3s, ja4, ja4_alpn_chars, ja4_version
 
 CORPUS = Path(os.environ.get("TLSINSPECT_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "corpus"))
 EXPECTED = CORPUS / "expected"
