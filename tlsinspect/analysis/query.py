@@ -50,7 +50,8 @@ of 1.3 count as 1.3), DTLS 1.0/1.2/1.3 count as 1.1/1.2/1.3 (the TLS versions th
 carries TLS 1.3. Write `1.2`, `tls1.2`, `ssl3`, `dtls1.2` or a wire code `0x0303`. A `tls` or `ssl` prefix keeps
 to TLS over TCP or QUIC, a `dtls` prefix to DTLS; without a prefix both count (`version<1.2` finds DTLS 1.0
 too). A wire code with `:` or `=` matches exactly that code. A flow with no negotiated version matches no
-version term (so `not version>=1.2` finds it). Booleans take `yes`, `no`, `true` or `false` (`decrypted:no`).
+version term (so `not version>=1.2` finds it). Each term asks on its own: in `port<1024 and port>=443` either
+port may satisfy either term. Booleans take `yes`, `no`, `true` or `false` (`decrypted:no`).
 
 Errors: one `QueryError(message, position)`: the message says why in one line for a person; the position is the
 0-based index in the text of what it points at (messages that name a column count from 1).
