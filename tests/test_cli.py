@@ -119,8 +119,61 @@ def test_filter(capture: Path) -> None:
         if o["type"] == "flow"
     ]
     assert [f["app_protocol"] for f in flows] == ["http"]
-    bad = run("read", str(capture), "--filter", "colour:red")
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown filter key" in bad.stderr
+    flows = [
+        o
+        for o in lines(run("read", str(capture), "--format", "ndjson", "--filter", "shop"))
+        if o["type"] == "flow"
+    ]
+    assert [f["app_protocol"] for f in flows] == ["tls", "http"]  # a bare word: the SNI or the HTTP Host
+
+
+def _ids(*args: str) -> list[object]:
+    p = run(*args, "--format", "ndjson")
+    assert p.returncode == 0, p.stderr
+    return [o["id"] for o in lines(p) if o["type"] == "flow"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "ids"),
+    [
+        ("version<1.3 and not decrypted", [1]),
+        ("sni:shop port:80", []),
+        ("sni:shop or port:80", [1, 2]),
+        ("not proto:tls", [2]),
+        ("cleartext", [2]),
+        ("exposure:http-basic-auth severity>=high", [2]),
+        ("version:tls1.2 suite:*GCM*", [1]),
+        ("ip:10.0.0.0/24 && !port:443", [2]),
+        ("ip:192.0.2.0/24", []),
+    ],
+)
+def test_filter_language(capture: Path, expr: str, ids: list[int]) -> None:
+    assert _ids("read", str(capture), "--filter", expr) == ids
+
+
+def test_filter_with_a_key_log() -> None:
+    captures = Path(__file__).resolve().parent.parent / "captures"
+    args = ["read", str(captures / "observer-lab.pcapng"), "--keylog", str(captures / "observer-lab.keylog")]
+    args += ["--ca-file", str(captures / "observer-lab-ca.pem"), "--no-default-roots"]
+    assert _ids(*args, "--filter", "version<1.3 and not decrypted") == [14]
+    assert _ids(*args, "--filter", "decrypted and finding:cert.*") == [11, 12, 13]
+    assert _ids(*args, "--filter", "cleartext and exposure:password-field") == [1]
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("colour:red", "--filter: unknown field 'colour' (fields: sni, host, ip, port"),
+        ("port:", "--filter: expected a value after 'port:'"),
+        ("(sni:shop or port:80", "--filter: unbalanced parenthesis at column 1"),
+        ("version<1.x", "--filter: version must be like 1.2, tls1.3"),
+        ("sni:a\nb and", "--filter: expected a term after 'and'"),
+    ],
+)
+def test_bad_filter_is_one_line(capture: Path, expr: str, message: str) -> None:
+    bad = run("read", str(capture), "--filter", expr)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith(f"tlsinspect: error: {message}")
 
 
 def test_fail_on(capture: Path) -> None:

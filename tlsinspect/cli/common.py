@@ -64,54 +64,11 @@ def load_keylog(path: str) -> KeyLog | int:
 
 
 def parse_filter(expr: str) -> Callable[[Flow], bool]:
-    """A small AND-filter over flows: `sni:example.com port:443 host:10.0.0.1 proto:tls word`. Raises ValueError."""
-    terms = [_filter_term(tok) for tok in expr.split()]
-    return lambda f: all(t(f) for t in terms)
+    """The flow filter of `--filter` (the language of `tlsinspect.analysis.query`: `sni:shop port:80`,
+    `version<1.3 and not decrypted`, ...). Raises ValueError (a `QueryError`) with a one-line message."""
+    from tlsinspect.analysis.query import compile_query
 
-
-def _filter_term(tok: str) -> Callable[[Flow], bool]:
-    key, sep, val = tok.partition(":")
-    if not sep:
-        key, val = "any", tok
-    if not val:
-        raise ValueError(f"empty value in filter term {tok!r}")
-    v = val.lower()
-
-    def sni(f: Flow) -> bool:
-        return v in (_sni(f) or "\0")
-
-    def host(f: Flow) -> bool:
-        return v in (f.client_ip, f.server_ip) or any((h.host or "").lower() == v for h in f.http)
-
-    def proto(f: Flow) -> bool:
-        return f.app_protocol == v
-
-    def any_(f: Flow) -> bool:
-        return (
-            v
-            in " ".join([_sni(f) or "", f.client_ip, f.server_ip, *[(h.host or "") for h in f.http]]).lower()
-        )
-
-    if key == "port":
-        if not val.isdigit():
-            raise ValueError(f"port must be a number in {tok!r}")
-        port = int(val)
-        return lambda f: port in (f.client_port, f.server_port)
-    table: dict[str, Callable[[Flow], bool]] = {
-        "sni": sni,
-        "host": host,
-        "ip": host,
-        "proto": proto,
-        "any": any_,
-    }
-    if key not in table:
-        raise ValueError(f"unknown filter key {key!r} (use sni:, host:, port:, proto:)")
-    return table[key]
-
-
-def _sni(f: Flow) -> str | None:
-    ch = f.tls.client_hello if f.tls else None
-    return ch.server_name.lower() if ch and ch.server_name else None
+    return compile_query(expr)
 
 
 def output_setup(args: argparse.Namespace) -> tuple[Callable[[Flow], bool] | None, Any, Any, Any] | int:
