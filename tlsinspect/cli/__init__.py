@@ -121,7 +121,9 @@ def _common_output(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--filter",
         metavar="EXPR",
-        help="keep flows matching all terms: sni:NAME host:IP port:N, or a bare word matched against SNI/host/IP",
+        help="keep flows matching EXPR, e.g. 'sni:*.example.com and version<1.3', 'finding:cert.* or cleartext', "
+        "'ip:10.0.0.0/8 port:443 not decrypted' (fields: sni host ip port proto transport version suite alpn "
+        "finding severity exposure cleartext decrypted resumed state; README 'Filters')",
     )
     p.add_argument(
         "--ca-file",
