@@ -104,9 +104,9 @@ class TextWriter:
         self.console.print(Text(capture_view(info, tool_version).title, style="bold"))
 
     def flow(self, f: Flow) -> None:
-        self.flow_view(flow_view(f, show_secrets=self.show_secrets))
+        self.render_flow(flow_view(f, show_secrets=self.show_secrets))
 
-    def flow_view(self, view: FlowView) -> None:
+    def render_flow(self, view: FlowView) -> None:
         """Render one flow's view (the header line, then its rows)."""
         self.console.print(header_text(view.header))
         table = rows_table(view)
@@ -115,9 +115,9 @@ class TextWriter:
         self.console.print()
 
     def summary(self, s: Summary) -> None:
-        self.summary_view(summary_view(s))
+        self.render_summary(summary_view(s))
 
-    def summary_view(self, v: SummaryView) -> None:
+    def render_summary(self, v: SummaryView) -> None:
         """Render the summary: counts, findings per severity, then notes about the capture."""
         c = self.console
         c.rule("summary")

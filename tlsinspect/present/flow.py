@@ -116,9 +116,9 @@ class FlowView:
         return next(s for s in self.sections if s.key == key)
 
     @property
-    def rows(self) -> Iterator[Row]:
+    def rows(self) -> tuple[Row, ...]:
         """Every row of every section, in report order."""
-        return (r for s in self.sections for r in s.rows)
+        return tuple(r for s in self.sections for r in s.rows)
 
 
 def flow_view(
