@@ -1,13 +1,14 @@
-"""observer_view and cross_flow_findings over hand-built flows (one positive and one negative case per rule)."""
+"""cross_flow_findings over hand-built flows (one positive and one negative case per rule).
+
+The observer view itself is tested in tests/present/test_observer.py (it moved to `tlsinspect.present`).
+"""
 
 from __future__ import annotations
-
-import base64
 
 import test_exposures as exposure_tests
 
 from tlsinspect.analysis.exposures import tls_exposures
-from tlsinspect.analysis.observer import cross_flow_findings, observer_view
+from tlsinspect.analysis.observer import cross_flow_findings
 from tlsinspect.model import Certificate, ClientHello, Flow, HttpExchange, ServerHello, TlsInfo
 from tlsinspect.parse.secrets import exchange_exposures
 
@@ -100,39 +101,6 @@ def get(
 
 def rules(findings: dict[int, tuple[object, ...]], fid: int) -> list[str]:
     return [f.rule for f in findings.get(fid, ())]  # type: ignore[attr-defined]
-
-
-def test_observer_view_tls13_not_decrypted() -> None:
-    view = observer_view(flow(1, tls=tls_info(), port=443))
-    visible = {v["item"]: v["value"] for v in view["visible"]}
-    hidden = [h["item"] for h in view["hidden"]]
-    assert visible["TLS server name (SNI)"] == "www.example.com"
-    assert visible["TLS version"] == "TLS 1.3"
-    assert visible["cipher suite"] == "TLS_AES_128_GCM_SHA256"
-    assert visible["client and server addresses and ports"].startswith("10.0.0.2:40001 -> 192.0.2.10:443")
-    assert "certificate chain and server name in it" in hidden
-    assert "HTTP method, path, headers and bodies" in hidden
-    assert not any(k.startswith("server certificate chain") for k in visible)
-
-
-def test_observer_view_tls12_certificate_names_visible() -> None:
-    view = observer_view(flow(1, tls=tls_info(0x0303), port=443))
-    visible = {v["item"]: v["value"] for v in view["visible"]}
-    assert "www.example.com" in visible["server certificate chain"]
-    assert "certificate chain and server name in it" not in [h["item"] for h in view["hidden"]]
-
-
-def test_observer_view_cleartext_http_masks_secrets() -> None:
-    auth = "Basic " + base64.b64encode(b"alice:wonderland1").decode()
-    f = flow(1, http=(get("/x", request_headers=(("Authorization", auth),)),))
-    view = observer_view(f)
-    visible = {v["item"]: v["value"] for v in view["visible"]}
-    assert visible["cleartext http-basic-auth"] == "al****d1"
-    assert visible["cleartext http-request"] == "GET www.example.com /x"
-    assert {v["item"]: v["value"] for v in observer_view(f, show_secrets=True)["visible"]}[
-        "cleartext http-basic-auth"
-    ] == "alice:wonderland1"
-    assert view["hidden"][0]["item"] == "nothing"
 
 
 def test_cleartext_credentials_and_login_form() -> None:

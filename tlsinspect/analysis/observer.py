@@ -1,7 +1,6 @@
-"""The observer's view of a flow, and the HTTP/WebSocket findings that need one or more flows (pure functions).
+"""The HTTP/WebSocket findings that need one or more flows, seen as a passive observer would (pure functions).
 
-`observer_view(flow)` says, in short items, what anyone on the path can read on a connection ("visible") and what
-TLS hides from them ("hidden").
+What the observer reads on one connection, item by item, is a presentation matter: `tlsinspect.present.observer`.
 
 `cross_flow_findings(flows)` runs the rules below over a whole capture and returns extra findings per flow id.
 Evidence never carries a full secret unless ``show_secrets=True`` (values go through `mask`).
@@ -24,11 +23,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from tlsinspect.analysis.exposures import CREDENTIAL_KINDS, SECRET_KINDS, mask, shown_value
 from tlsinspect.model import Exposure, Finding, Flow, HttpExchange
-from tlsinspect.registry import cipher_suite_name, version_name
 
 SUBRESOURCE_WINDOW_S = 10.0
 """How soon after a TLS connection a cleartext request from the same client counts as a page's subresource."""
@@ -37,112 +34,11 @@ _PASSWORD_INPUT_RE = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password", re
 _REDIRECTS = (301, 302, 303, 307, 308)
 
 
-def _version_label(code: int | None) -> str | None:
-    return None if code is None else version_name(code) or f"0x{code:04x}"
-
-
-def _cipher_label(code: int | None) -> str | None:
-    return None if code is None else cipher_suite_name(code) or f"0x{code:04x}"
+# ----------------------------------------------------------------------------------------------- findings
 
 
 def _show(e: Exposure, show_secrets: bool) -> str:
     return shown_value(e.kind, e.value, show_secrets)
-
-
-def observer_view(flow: Flow, *, show_secrets: bool = False) -> dict[str, list[Any]]:
-    """{"visible": [...], "hidden": [...]}: each item ``{"item": str, "value": str}`` ("value" may be "")."""
-    visible: list[dict[str, Any]] = []
-    hidden: list[dict[str, Any]] = []
-
-    def see(item: str, value: object = "") -> None:
-        visible.append({"item": item, "value": "" if value is None else str(value)})
-
-    def hide(item: str, why: str = "") -> None:
-        hidden.append({"item": item, "value": why})
-
-    see("client and server addresses and ports", f"{flow.client} -> {flow.server} ({flow.transport})")
-    see("bytes each way", f"client {flow.bytes_client}, server {flow.bytes_server} in {flow.frames} frames")
-    see("timing", f"{max(flow.last_seen - flow.first_seen, 0.0):.3f} s from first to last frame")
-    see("application protocol", flow.app_protocol)
-    tls = flow.tls
-    if tls is not None:
-        ch = tls.client_hello
-        if ch is not None:
-            ech = next((e for e in ch.extensions if e.type in (0xFE0D, 0xFFCE)), None)
-            if ech is not None and not (isinstance(ech.value, dict) and ech.value.get("type") == "inner"):
-                # Encrypted Client Hello. Browsers also send a GREASE (fake) ECH extension, which looks the same on
-                # the wire, so we cannot tell whether the SNI below is the real name or a public front name.
-                see("TLS server name (SNI), with ECH offered", ch.server_name or "(none sent)")
-                hide(
-                    "the real server name, if ECH was real (not GREASE)",
-                    "with a real ECH configuration the SNI above is the provider's public name and the real one "
-                    "travels in the encrypted inner ClientHello",
-                )
-            else:
-                see("TLS server name (SNI)", ch.server_name or "(none sent)")
-            if ch.alpn:
-                see("ALPN protocols offered", ",".join(ch.alpn))
-            if ch.ja4 or ch.ja3:
-                see("client fingerprint (JA3/JA4)", ch.ja4 or ch.ja3)
-        version = _version_label(tls.version)
-        if version:
-            see("TLS version", version)
-        cipher = _cipher_label(tls.cipher_suite)
-        if cipher:
-            see("cipher suite", cipher)
-        sh = tls.server_hello
-        tls13 = tls.version == 0x0304
-        if sh is not None and sh.alpn and not tls13:
-            see("ALPN protocol selected", sh.alpn)
-        if tls.certificates_visibility == "cleartext" and tls.certificates:
-            leaf = tls.certificates[0]
-            names = [n for n in (leaf.common_name, *leaf.san_dns) if n]
-            see(
-                "server certificate chain",
-                f"{len(tls.certificates)} certificates; names: {', '.join(names[:10])}",
-            )
-            see("certificate issuer", leaf.issuer)
-        if tls.client_certificates and tls.certificates_visibility == "cleartext":
-            see("client certificate (who the user is)", tls.client_certificates[0].subject)
-        if tls.resumed:
-            see("session resumption", tls.resumption or "yes")
-        for alert in tls.alerts:
-            if not alert.encrypted:
-                see("TLS alert", f"{alert.sender} level {alert.level} description {alert.description}")
-        see(
-            "encrypted record sizes and counts",
-            f"client {tls.app_data_records[0]} records / {tls.app_data_bytes[0]} bytes, "
-            f"server {tls.app_data_records[1]} records / {tls.app_data_bytes[1]} bytes",
-        )
-        reason = "read here only because a key log was given" if tls.decrypted else ""
-        if tls13 or tls.certificates_visibility == "encrypted":
-            hide("certificate chain and server name in it", "sent encrypted in TLS 1.3")
-            hide("ALPN protocol selected", "in EncryptedExtensions (TLS 1.3)")
-            if tls.certificate_requested or tls.client_certificates:
-                hide("client certificate", "sent encrypted in TLS 1.3")
-        if sum(tls.app_data_bytes) or flow.http or tls.decrypted:
-            hide("HTTP method, path, headers and bodies", reason)
-            hide("cookies, credentials and tokens in the application data", reason)
-        if tls.session_tickets:
-            hide("session ticket contents", "encrypted by the server's ticket key")
-    elif flow.app_protocol == "quic" or flow.transport == "udp":
-        hide("everything after the QUIC Initial packets", "protected with keys from the TLS handshake")
-    seen_kinds: dict[str, list[str]] = {}
-    for e in flow.exposures:
-        if e.inside_tls:
-            continue
-        if e.kind in ("sni", "alpn", "certificate-name"):
-            continue  # reported above from the handshake itself
-        seen_kinds.setdefault(e.kind, []).append(_show(e, show_secrets))
-    for kind, values in seen_kinds.items():
-        shown = ", ".join(values[:3]) + (f" (+{len(values) - 3} more)" if len(values) > 3 else "")
-        see(f"cleartext {kind}", shown)
-    if tls is None and flow.http:
-        hide("nothing", "HTTP without TLS: every header, cookie and body is readable")
-    return {"visible": visible, "hidden": hidden}
-
-
-# ----------------------------------------------------------------------------------------------- findings
 
 
 def _strip_port(host: str) -> str:

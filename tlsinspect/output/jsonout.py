@@ -3,20 +3,18 @@
 Codes are written as the wire shows them: versions, cipher suites and signature schemes as "0x1301" strings,
 extension types, groups, compression methods and point formats as integers; lists keep wire order, GREASE
 included; bytes are lowercase hex; times are RFC 3339 UTC. Field names here are the contract's, so changing one
-is a schema change.
+is a schema change. The ``observer`` object and the masking of exposure values come from the presentation layer
+(`tlsinspect.present`), the same views the text report renders.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TextIO
 
 import orjson
 
-from tlsinspect.analysis.exposures import shown_value
-from tlsinspect.analysis.observer import observer_view
 from tlsinspect.model import (
     Alert,
     CaptureInfo,
@@ -29,6 +27,8 @@ from tlsinspect.model import (
     Summary,
     TlsInfo,
 )
+from tlsinspect.present.observer import observer_view
+from tlsinspect.present.values import exposure_value, rfc3339
 from tlsinspect.registry import (
     alert_level_name,
     alert_name,
@@ -45,14 +45,6 @@ SCHEMA_VERSION = 1
 def hex16(v: int | None) -> str | None:
     """A code as the contract writes it: "0x1301". Cached: a few hundred codes make up almost every call."""
     return None if v is None else f"0x{v:04x}"
-
-
-def rfc3339(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    dt = datetime.fromtimestamp(ts, UTC)
-    frac = f"{dt.microsecond:06d}".rstrip("0")
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
 
 
 def _ext(e: Extension) -> dict[str, Any]:
@@ -261,7 +253,7 @@ def flow_dict(f: Flow, *, show_secrets: bool = False) -> dict[str, Any]:
                 "kind": e.kind,
                 "frame": e.frame,
                 "where": e.where,
-                "value": shown_value(e.kind, e.value, show_secrets),
+                "value": exposure_value(e.kind, e.value, show_secrets).text,
                 "inside_tls": e.inside_tls,
             }
             for e in f.exposures
@@ -279,7 +271,7 @@ def flow_dict(f: Flow, *, show_secrets: bool = False) -> dict[str, Any]:
         "anomalies": [
             {"layer": a.layer, "kind": a.kind, "message": a.message, "frame": a.frame} for a in f.anomalies
         ],
-        "observer": observer_view(f, show_secrets=show_secrets),
+        "observer": observer_view(f, show_secrets=show_secrets).as_dict(),
     }
 
 
