@@ -51,20 +51,18 @@ class _Console(Console):
         raise BrokenPipeError
 
 
-def _cell(spans: tuple[Span, ...]) -> str | Text:
-    """A table cell. A lone plain span goes in as a string, which rich reads as markup: that is how the report
-    has always printed these cells, kept so the output stays the same (a value with "[lowercase...]" in it is
-    eaten as a style tag)."""
+def _cell(spans: tuple[Span, ...]) -> Text:
+    """A table cell. Always `Text`, never a markup string: wire values ("[/]", "[cookie ...]") print as they are."""
     if len(spans) == 1:
         only = spans[0]
-        return only.text if only.tone is None else Text(only.text, style=TONE_STYLE[only.tone])
+        return Text(only.text, style=TONE_STYLE[only.tone] if only.tone is not None else "")
     text = Text()
     for span in spans:
         text.append(span.text, style=TONE_STYLE[span.tone] if span.tone is not None else None)
     return text
 
 
-def _label(row: Row) -> str | Text:
+def _label(row: Row) -> Text:
     return _cell((Span(row.label, row.label_tone),))
 
 
@@ -121,12 +119,12 @@ class TextWriter:
         """Render the summary: counts, findings per severity, then notes about the capture."""
         c = self.console
         c.rule("summary")
-        c.print(v.totals)
+        c.print(Text(v.totals))
         if v.findings is not None:
-            c.print(v.findings)
+            c.print(Text(v.findings))
         if v.evicted is not None:
-            c.print(f"[yellow]{v.evicted}[/]")
+            c.print(Text(v.evicted, style=TONE_STYLE[Tone.WARNING]))
         for line in v.capture_errors:
             c.print(Text(line, style=TONE_STYLE[Tone.WARNING]))
         for line in v.capture_anomalies:
-            c.print(f"[dim]{line}[/]")  # markup, as the report always printed it (see `_cell`)
+            c.print(Text(line, style=TONE_STYLE[Tone.MUTED]))
