@@ -110,7 +110,21 @@ def uri_value(uri: str, show_secrets: bool) -> Shown:
 # ----------------------------------------------------------------------------------------------- words
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}
+_CONTROL = (
+    {c: f"\\x{c:02x}" for c in range(32)}
+    | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}
+    | {c: f"\\u{c:04x}" for c in range(0x80, 0xA0)}
+    | {c: f"\\u{c:04x}" for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+)
+"""Characters that would act on a terminal instead of being shown: C0 and C1 controls (ESC starts CSI and OSC
+sequences, U+009B is a one-character CSI), DEL, and the bidi marks, embeddings, overrides and isolates that
+reorder what follows them. Each becomes a visible escape."""
+
+
+def visible(text: str) -> str:
+    """Wire text made inert for a terminal: every character of `_CONTROL` shown as an escape (the one function
+    every front end passes wire text through; markup is never interpreted either, as widgets get `Text`)."""
+    return text.translate(_CONTROL)
 
 
 def oneline(text: str, limit: int = 160) -> str:
