@@ -11,10 +11,87 @@ Nothing here does I/O and nothing here knows about the capture source.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class FrozenDict(dict[_K, _V]):
+    """A read-only dict: the mapping type of the model (decoded TLS extension values).
+
+    Everything reachable from a `Flow` is immutable, because flows are shared: between the writers, with a live
+    view while the engine goes on reading, and between flows themselves (decoded extensions are cached and
+    reused across connections). A `dict` subclass, so reading it costs what reading a dict costs and it compares
+    equal to a dict with the same items; every Python-level mutator raises `TypeError` (`__init__` does nothing:
+    the items are set by `__new__`). It is hashable, and pickles as its class and a plain dict of its items (the
+    default dict-subclass pickle would set the items one by one). Build nested values with `freeze`.
+
+    The JSON writer does not see it: with `OPT_PASSTHROUGH_SUBCLASS` orjson hands any dict subclass to its
+    `default` (`str`), which would write the repr as a string; writers read `Extension.value`, a plain copy.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> FrozenDict[_K, _V]:
+        self = dict.__new__(cls)
+        dict.update(self, *args, **kwargs)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The items were set by `__new__`; calling `__init__` again changes nothing."""
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(f"{type(self).__name__} is read-only")
+
+    __setitem__ = __delitem__ = _readonly
+    clear = pop = popitem = setdefault = update = _readonly
+    __ior__ = _readonly
+
+    @classmethod
+    def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> FrozenDict[Any, Any]:
+        return cls(dict.fromkeys(iterable, value))
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def __reduce__(self) -> tuple[type[FrozenDict[_K, _V]], tuple[dict[_K, _V]]]:
+        return (type(self), (dict(self),))
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+
+def freeze(value: Any) -> Any:
+    """A JSON-like value made immutable all the way down: dicts become `FrozenDict`, lists and tuples tuples,
+    sets frozensets, bytearrays bytes; scalars are returned as they are."""
+    t = type(value)
+    if t is dict or t is FrozenDict:
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
+    if t is list or t is tuple:
+        return tuple([freeze(v) for v in value])
+    if t is set or t is frozenset:
+        return frozenset([freeze(v) for v in value])
+    if t is bytearray:
+        return bytes(value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A plain copy of a `freeze`d value: `FrozenDict` -> dict, tuple -> list (what `json` writes the same way,
+    and what orjson writes as an object or an array)."""
+    t = type(value)
+    if t is FrozenDict:
+        return {k: thaw(v) if type(v) in _NESTED else v for k, v in value.items()}
+    if t is tuple:
+        return [thaw(v) if type(v) in _NESTED else v for v in value]
+    return value
+
+
+_NESTED = frozenset({FrozenDict, tuple})
 
 
 def _positional_pickle(cls: type[_T]) -> type[_T]:
@@ -86,9 +163,16 @@ class Extension:
     type: int
     data: bytes
     """The raw extension_data (without type and length)."""
-    value: Any = None
-    """The decoded value (JSON-able: dict/list/str/int/None), or None when there is nothing to decode.
-    Treat as read-only. An extension whose body is malformed has {"error": "..."} here."""
+    decoded: Any = None
+    """The decoded value, immutable (`freeze`: FrozenDict/tuple/str/int/bool/None), or None when there is
+    nothing to decode. An extension whose body is malformed has {"error": "..."} here. Extensions are shared
+    between flows (the parser caches them), which is why this is frozen."""
+
+    @property
+    def value(self) -> Any:
+        """The decoded value as plain JSON-able dicts and lists (`thaw`), a new copy at each read: what the JSON
+        writer serialises. Code that only reads the value should read `decoded`."""
+        return thaw(self.decoded)
 
 
 @_positional_pickle

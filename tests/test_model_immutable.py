@@ -1,0 +1,133 @@
+"""Everything reachable from a `Flow` is immutable: frozen dataclasses, tuples, `FrozenDict`, scalars.
+
+Flows are handed to writers, to the `--jobs` parent through pickles and (next) to a live view while the engine
+goes on reading; parsed values are also shared between flows (the extension cache). A list, dict, set or
+bytearray anywhere in a flow could be changed by one reader under the feet of the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tlsinspect.analysis.pipeline import Analyzer
+from tlsinspect.model import Extension, Flow, FrozenDict, freeze, thaw
+from tlsinspect.parse.keylog import KeyLog
+from tlsinspect.runner import ReadOptions, ReadResult, read_capture
+
+CAPTURES = Path(__file__).resolve().parent.parent / "captures"
+SCALARS = (str, bytes, int, float, bool, type(None))
+
+
+def mutable_parts(obj: Any, path: str = "flow") -> Iterator[str]:
+    """Paths of every mutable object reachable from `obj` (empty when it is immutable all the way down)."""
+    t = type(obj)
+    if t in SCALARS:
+        return
+    if t is tuple or t is frozenset:
+        for i, v in enumerate(obj):
+            yield from mutable_parts(v, f"{path}[{i}]")
+        return
+    if t is FrozenDict:
+        for k, v in obj.items():
+            yield from mutable_parts(k, f"{path}.keys()")
+            yield from mutable_parts(v, f"{path}[{k!r}]")
+        return
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        params = getattr(t, "__dataclass_params__")  # noqa: B009
+        if not params.frozen:
+            yield f"{path}: {t.__name__} is not a frozen dataclass"
+        if hasattr(obj, "__dict__"):
+            yield f"{path}: {t.__name__} has a __dict__ (no slots)"
+        for f in dataclasses.fields(obj):
+            yield from mutable_parts(getattr(obj, f.name), f"{path}.{f.name}")
+        return
+    yield f"{path}: {t.__name__}"
+
+
+def _flows(capture: str, keylog: str | None, jobs: int = 1) -> list[Flow]:
+    opts = ReadOptions(
+        keylog=KeyLog.from_file(CAPTURES / keylog) if keylog else None,
+        analyse=Analyzer.create(ca_files=[CAPTURES / "observer-lab-ca.pem"], use_default_roots=False),
+        jobs=jobs,
+    )
+    return list(read_capture(CAPTURES / capture, opts, ReadResult()))
+
+
+BUNDLED = [
+    ("basic-tls12-tls13.pcap", "basic-tls12-tls13.keylog"),
+    ("basic-tls12-tls13.pcap", None),
+    ("observer-lab.pcapng", "observer-lab.keylog"),
+    ("observer-lab.pcapng", None),
+    ("observer-lab-dsb.pcapng", None),
+]
+
+
+@pytest.mark.parametrize(("capture", "keylog"), BUNDLED, ids=[f"{c}+{k}" for c, k in BUNDLED])
+def test_every_flow_is_immutable_all_the_way_down(capture: str, keylog: str | None) -> None:
+    flows = _flows(capture, keylog)
+    assert flows
+    found = [p for i, f in enumerate(flows) for p in mutable_parts(f, f"flows[{i}]")]
+    assert found == []
+    # and what a `--jobs` worker ships through its pipe comes back the same, still frozen
+    back = pickle.loads(pickle.dumps(flows, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == flows
+    assert [p for f in back for p in mutable_parts(f)] == []
+
+
+def test_flows_from_workers_are_immutable() -> None:
+    flows = _flows("observer-lab.pcapng", "observer-lab.keylog", jobs=2)
+    assert flows
+    assert [p for f in flows for p in mutable_parts(f)] == []
+
+
+def test_the_walker_finds_mutable_parts() -> None:
+    ext = Extension(type=1, data=b"", decoded=freeze({"a": [1, {"b": 2}]}))
+    assert list(mutable_parts(ext)) == []
+    bad = Extension(type=1, data=b"", decoded={"a": [1]})
+    assert list(mutable_parts(bad)) == ["flow.decoded: dict"]
+    assert list(mutable_parts((bytearray(),))) == ["flow[0]: bytearray"]
+    assert list(mutable_parts(frozenset({1}))) == []
+    assert list(mutable_parts((set(),))) == ["flow[0]: set"]
+
+
+def test_frozen_dict_refuses_changes_and_keeps_dict_behaviour() -> None:
+    d = freeze({"names": [{"type": 0, "name": "a"}], "n": 1})
+    assert type(d) is FrozenDict and type(d["names"]) is tuple and type(d["names"][0]) is FrozenDict
+    assert d == {"names": ({"type": 0, "name": "a"},), "n": 1}
+    assert isinstance(d, dict) and d.get("n") == 1 and set(d) == {"names", "n"}
+    for change in (
+        lambda: d.__setitem__("x", 1),
+        lambda: d.__delitem__("n"),
+        lambda: d.update(x=1),
+        lambda: d.setdefault("x", 1),
+        lambda: d.pop("n"),
+        lambda: d.popitem(),
+        lambda: d.clear(),
+        lambda: d.__ior__({"x": 1}),
+    ):
+        with pytest.raises(TypeError):
+            change()
+    d.__init__({"x": 1})  # type: ignore[misc]  # the items were set by __new__: nothing happens
+    assert d == {"names": ({"type": 0, "name": "a"},), "n": 1}
+    assert hash(d) == hash(freeze({"n": 1, "names": [{"name": "a", "type": 0}]}))
+    assert (d | {"x": 1}) == {**d, "x": 1} and type(d | {"x": 1}) is dict  # a new plain dict, d unchanged
+    copied = pickle.loads(pickle.dumps(d, protocol=pickle.HIGHEST_PROTOCOL))
+    assert copied == d and type(copied) is FrozenDict and type(copied["names"][0]) is FrozenDict
+
+
+def test_extension_value_is_a_plain_copy_for_writers() -> None:
+    """`Extension.value` is the decoded value as plain dicts and lists (what the JSON writer serialises as it
+    always did), a new copy at each read: changing it changes nothing in the flow."""
+    ext = Extension(type=0, data=b"", decoded=freeze({"names": [{"type": 0, "name": "a"}]}))
+    v = ext.value
+    assert v == {"names": [{"type": 0, "name": "a"}]}
+    assert type(v) is dict and type(v["names"]) is list and type(v["names"][0]) is dict
+    v["names"].clear()
+    assert ext.value == {"names": [{"type": 0, "name": "a"}]}
+    assert thaw(freeze([1, (2, 3), "x"])) == [1, [2, 3], "x"]
