@@ -8,6 +8,7 @@ bytearray anywhere in a flow could be changed by one reader under the feet of th
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from tlsinspect.analysis.pipeline import Analyzer
 from tlsinspect.model import Extension, Flow, FrozenDict, freeze, thaw
+from tlsinspect.output.jsonout import _dumps
 from tlsinspect.parse.keylog import KeyLog
 from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
@@ -113,7 +115,6 @@ def test_frozen_dict_refuses_changes_and_keeps_dict_behaviour() -> None:
     ):
         with pytest.raises(TypeError):
             change()
-    d.__init__({"x": 1})  # type: ignore[misc]  # the items were set by __new__: nothing happens
     assert d == {"names": ({"type": 0, "name": "a"},), "n": 1}
     assert hash(d) == hash(freeze({"n": 1, "names": [{"name": "a", "type": 0}]}))
     assert (d | {"x": 1}) == {**d, "x": 1} and type(d | {"x": 1}) is dict  # a new plain dict, d unchanged
@@ -122,12 +123,24 @@ def test_frozen_dict_refuses_changes_and_keeps_dict_behaviour() -> None:
 
 
 def test_extension_value_is_a_plain_copy_for_writers() -> None:
-    """`Extension.value` is the decoded value as plain dicts and lists (what the JSON writer serialises as it
-    always did), a new copy at each read: changing it changes nothing in the flow."""
-    ext = Extension(type=0, data=b"", decoded=freeze({"names": [{"type": 0, "name": "a"}]}))
+    """`Extension.value` is the decoded value with plain dicts (what the JSON writer serialises as it always did:
+    orjson would write a dict subclass as a string), new ones at each read: changing them changes nothing in the
+    flow. Tuples stay tuples (written as arrays, as lists are)."""
+    ext = Extension(type=0, data=b"", decoded=freeze({"names": [{"type": 0, "name": "a"}], "n": [1, 2]}))
     v = ext.value
-    assert v == {"names": [{"type": 0, "name": "a"}]}
-    assert type(v) is dict and type(v["names"]) is list and type(v["names"][0]) is dict
-    v["names"].clear()
-    assert ext.value == {"names": [{"type": 0, "name": "a"}]}
-    assert thaw(freeze([1, (2, 3), "x"])) == [1, [2, 3], "x"]
+    assert v == {"names": ({"type": 0, "name": "a"},), "n": (1, 2)}
+    assert type(v) is dict and type(v["names"]) is tuple and type(v["names"][0]) is dict
+    v["names"][0]["name"] = "b"
+    v.clear()
+    assert ext.value == {"names": ({"type": 0, "name": "a"},), "n": (1, 2)}
+    assert ext.value["n"] is ext.decoded["n"]  # immutable parts are not copied
+    assert thaw(freeze([1, (2, 3), "x"])) == (1, (2, 3), "x")
+    assert _dumps(ext.value) == json.dumps(thaw(ext.decoded), separators=(",", ":"))
+    assert _dumps(ext.value) == '{"names":[{"type":0,"name":"a"}],"n":[1,2]}'
+
+
+def test_freeze_shares_equal_flat_mappings_but_never_mixes_types() -> None:
+    assert freeze({"length": 1}) is freeze({"length": 1})
+    one, true = freeze({"length": 1}), freeze({"length": True})
+    assert one is not true and type(true["length"]) is bool
+    assert list(freeze({"a": 1, "b": 2})) == ["a", "b"] and list(freeze({"b": 2, "a": 1})) == ["b", "a"]

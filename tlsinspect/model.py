@@ -26,23 +26,17 @@ class FrozenDict(dict[_K, _V]):
     Everything reachable from a `Flow` is immutable, because flows are shared: between the writers, with a live
     view while the engine goes on reading, and between flows themselves (decoded extensions are cached and
     reused across connections). A `dict` subclass, so reading it costs what reading a dict costs and it compares
-    equal to a dict with the same items; every Python-level mutator raises `TypeError` (`__init__` does nothing:
-    the items are set by `__new__`). It is hashable, and pickles as its class and a plain dict of its items (the
-    default dict-subclass pickle would set the items one by one). Build nested values with `freeze`.
+    equal to a dict with the same items; its mutators raise `TypeError`. Construction is dict's own (C, no Python
+    call: unpickling a flow builds many of these); like any dict subclass it can still be changed through dict's
+    methods called on it directly (`dict.update(d, ...)`, `d.__init__(...)`): never do that. It is hashable,
+    and pickles as its class and a plain dict of its items (the default dict-subclass pickle would set the items
+    one by one). Build nested values with `freeze`.
 
     The JSON writer does not see it: with `OPT_PASSTHROUGH_SUBCLASS` orjson hands any dict subclass to its
     `default` (`str`), which would write the repr as a string; writers read `Extension.value`, a plain copy.
     """
 
     __slots__ = ()
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> FrozenDict[_K, _V]:
-        self = dict.__new__(cls)
-        dict.update(self, *args, **kwargs)
-        return self
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """The items were set by `__new__`; calling `__init__` again changes nothing."""
 
     def _readonly(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError(f"{type(self).__name__} is read-only")
@@ -58,7 +52,7 @@ class FrozenDict(dict[_K, _V]):
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))
 
-    def __reduce__(self) -> tuple[type[FrozenDict[_K, _V]], tuple[dict[_K, _V]]]:
+    def __reduce_ex__(self, protocol: Any) -> tuple[type[FrozenDict[_K, _V]], tuple[dict[_K, _V]]]:
         return (type(self), (dict(self),))
 
     def __repr__(self) -> str:
@@ -70,6 +64,14 @@ def freeze(value: Any) -> Any:
     sets frozensets, bytearrays bytes; scalars are returned as they are."""
     t = type(value)
     if t is dict or t is FrozenDict:
+        if _NESTED_IN.isdisjoint(map(type, value.values())):
+            key = (tuple(value.items()), tuple(map(type, value.values())))  # True == 1, but not in JSON
+            found = _FLAT.get(key)
+            if found is None:
+                if len(_FLAT) >= _FLAT_MAX:
+                    _FLAT.clear()
+                found = _FLAT[key] = FrozenDict(value)
+            return found
         return FrozenDict({k: freeze(v) for k, v in value.items()})
     if t is list or t is tuple:
         return tuple([freeze(v) for v in value])
@@ -80,14 +82,28 @@ def freeze(value: Any) -> Any:
     return value
 
 
+_NESTED_IN = frozenset({dict, FrozenDict, list, tuple, set, frozenset, bytearray})
+_FLAT: dict[tuple[tuple[Any, ...], tuple[type, ...]], FrozenDict[Any, Any]] = {}
+_FLAT_MAX = 4096
+"""Flat mappings already frozen, by their items: the same small values ({"length": 0}, a key share's group and
+size, a QUIC transport parameter) recur in most connections, and one shared object is pickled once per batch
+of flows instead of once per flow. Being immutable, a FrozenDict can be shared freely."""
+
+
 def thaw(value: Any) -> Any:
-    """A plain copy of a `freeze`d value: `FrozenDict` -> dict, tuple -> list (what `json` writes the same way,
-    and what orjson writes as an object or an array)."""
+    """A `freeze`d value with every `FrozenDict` copied into a new plain dict: what the JSON writer serialises
+    (orjson writes a dict subclass through its `default`, as a string). Tuples stay tuples, which both orjson
+    and `json` write as arrays, as they write lists: a tuple with no dict inside is returned as it is (it is
+    immutable), one with dicts inside is rebuilt around their copies."""
     t = type(value)
     if t is FrozenDict:
-        return {k: thaw(v) if type(v) in _NESTED else v for k, v in value.items()}
+        if _NESTED.isdisjoint(map(type, value.values())):  # flat (most values): copied without a Python loop
+            return dict(value)
+        return {k: thaw(v) for k, v in value.items()}
     if t is tuple:
-        return [thaw(v) if type(v) in _NESTED else v for v in value]
+        if _NESTED.isdisjoint(map(type, value)):
+            return value
+        return tuple([thaw(v) for v in value])
     return value
 
 
@@ -170,8 +186,8 @@ class Extension:
 
     @property
     def value(self) -> Any:
-        """The decoded value as plain JSON-able dicts and lists (`thaw`), a new copy at each read: what the JSON
-        writer serialises. Code that only reads the value should read `decoded`."""
+        """The decoded value with plain dicts (`thaw`: new ones at each read, the tuples as they are): what the
+        JSON writer serialises. Code that only reads the value should read `decoded`."""
         return thaw(self.decoded)
 
 
