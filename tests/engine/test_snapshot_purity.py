@@ -2,12 +2,15 @@
 
 The property: a capture read frame by frame (or `every` frames at a time), with `snapshot()` taken of every open
 flow after each step, gives exactly the flows (== and the same ndjson) of a read without those snapshots; two
-snapshots in a row with no frame between are equal; and a snapshot still serialises as it did when it was taken.
+snapshots in a row with no frame between are equal; a snapshot still serialises as it did when it was taken; and
+no attribute of any parser reachable from the flow changed while the snapshot was taken (`parser_state`), which
+also catches a change no output would show.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +27,42 @@ CAPTURES = ROOT / "captures"
 CORPUS = ROOT.parent / "shared" / "corpus"
 KEPT_SNAPSHOTS = 400
 """Snapshots kept (with their ndjson at the time) to check that later frames do not change them."""
+
+
+MEMOS = frozenset({"_cache_exchanges", "_cache_exposures", "_frozen"})
+"""Attributes that only memoise a frozen result (keyed by a version every change moves on): the one state a read
+may write, invisible to any later read."""
+
+
+def parser_state(root: object) -> object:
+    """Everything reachable from `root` (a FlowState), as nested tuples that compare equal when no attribute
+    anywhere changed: containers by content, objects by their slots and __dict__ (shared ones, and cycles, by
+    the order they were first met), opaque objects (ciphers, bound methods) by identity."""
+    seen: dict[int, int] = {}
+
+    def walk(obj: object) -> object:
+        if obj is None or isinstance(obj, (str, bytes, int, float, bool, type)):
+            return obj
+        if id(obj) in seen:
+            return ("ref", seen[id(obj)])
+        seen[id(obj)] = len(seen)
+        if isinstance(obj, (list, tuple, deque, set, frozenset)):
+            items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
+            return (type(obj).__name__, tuple(walk(v) for v in items))
+        if isinstance(obj, (bytearray, memoryview)):
+            return (type(obj).__name__, bytes(obj))
+        if isinstance(obj, dict):
+            return ("dict", tuple((walk(k), walk(v)) for k, v in obj.items()))
+        names = [n for c in type(obj).__mro__ for n in getattr(c, "__slots__", ())]
+        names += list(getattr(obj, "__dict__", {}))
+        if not names:
+            return ("opaque", type(obj).__name__, id(obj))
+        return (
+            type(obj).__name__,
+            tuple((n, walk(getattr(obj, n, "<unset>"))) for n in names if n not in MEMOS and n != "__dict__"),
+        )
+
+    return walk(root)
 
 
 def load_keylog(path: Path | None) -> KeyLog | None:
@@ -60,9 +99,11 @@ def read_flows(capture: Path, keylog: Path | None, *, every: int | None, big_ste
             if len(cap.secrets) != seen:
                 seen = absorb(seen)
             if every:
+                before = [parser_state(fs) for fs in engine.flows.values()]
                 first = engine.open_flows()
                 second = engine.open_flows()
                 assert first == second
+                assert [parser_state(fs) for fs in engine.flows.values()] == before, "a snapshot changed a parser"
                 for snap in first:
                     if len(kept) < KEPT_SNAPSHOTS:
                         kept.append((snap, ndjson_lines([snap])[0]))
