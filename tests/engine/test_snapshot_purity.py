@@ -103,7 +103,9 @@ def read_flows(capture: Path, keylog: Path | None, *, every: int | None, big_ste
                 first = engine.open_flows()
                 second = engine.open_flows()
                 assert first == second
-                assert [parser_state(fs) for fs in engine.flows.values()] == before, "a snapshot changed a parser"
+                assert [parser_state(fs) for fs in engine.flows.values()] == before, (
+                    "a snapshot changed a parser"
+                )
                 for snap in first:
                     if len(kept) < KEPT_SNAPSHOTS:
                         kept.append((snap, ndjson_lines([snap])[0]))
