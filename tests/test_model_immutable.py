@@ -144,3 +144,12 @@ def test_freeze_shares_equal_flat_mappings_but_never_mixes_types() -> None:
     one, true = freeze({"length": 1}), freeze({"length": True})
     assert one is not true and type(true["length"]) is bool
     assert list(freeze({"a": 1, "b": 2})) == ["a", "b"] and list(freeze({"b": 2, "a": 1})) == ["b", "a"]
+
+
+def test_freeze_keeps_unhashable_scalars_unshared() -> None:
+    class Opaque:
+        __hash__ = None  # type: ignore[assignment]
+
+    o = Opaque()
+    d = freeze({"x": o})
+    assert type(d) is FrozenDict and d["x"] is o

@@ -1,7 +1,8 @@
 """The data model every consumer reads: one frozen `Flow` per connection.
 
 The engine builds these from mutable per-connection state and hands out frozen snapshots, so the text report,
-the JSON writer, the findings and (later) the TUI all read the same values and none can change them. Wire codes
+the JSON writer, the findings and (later) the TUI all read the same values and none can change them: everything
+reachable from a `Flow` is immutable (frozen dataclasses, tuples, `FrozenDict`, scalars; a test walks the graph). Wire codes
 stay integers here (cipher suites, groups, extension types); names are looked up at display time from
 `tlsinspect.registry`. Bytes stay bytes; the JSON writer turns them into lowercase hex.
 
@@ -66,7 +67,10 @@ def freeze(value: Any) -> Any:
     if t is dict or t is FrozenDict:
         if _NESTED_IN.isdisjoint(map(type, value.values())):
             key = (tuple(value.items()), tuple(map(type, value.values())))  # True == 1, but not in JSON
-            found = _FLAT.get(key)
+            try:
+                found = _FLAT.get(key)
+            except TypeError:  # an unhashable scalar-like value: not shared
+                return FrozenDict(value)
             if found is None:
                 if len(_FLAT) >= _FLAT_MAX:
                     _FLAT.clear()
