@@ -1,7 +1,8 @@
 """The data model every consumer reads: one frozen `Flow` per connection.
 
 The engine builds these from mutable per-connection state and hands out frozen snapshots, so the text report,
-the JSON writer, the findings and (later) the TUI all read the same values and none can change them. Wire codes
+the JSON writer, the findings and (later) the TUI all read the same values and none can change them: everything
+reachable from a `Flow` is immutable (frozen dataclasses, tuples, `FrozenDict`, scalars; a test walks the graph). Wire codes
 stay integers here (cipher suites, groups, extension types); names are looked up at display time from
 `tlsinspect.registry`. Bytes stay bytes; the JSON writer turns them into lowercase hex.
 
@@ -11,10 +12,106 @@ Nothing here does I/O and nothing here knows about the capture source.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class FrozenDict(dict[_K, _V]):
+    """A read-only dict: the mapping type of the model (decoded TLS extension values).
+
+    Everything reachable from a `Flow` is immutable, because flows are shared: between the writers, with a live
+    view while the engine goes on reading, and between flows themselves (decoded extensions are cached and
+    reused across connections). A `dict` subclass, so reading it costs what reading a dict costs and it compares
+    equal to a dict with the same items; its mutators raise `TypeError`. Construction is dict's own (C, no Python
+    call: unpickling a flow builds many of these); like any dict subclass it can still be changed through dict's
+    methods called on it directly (`dict.update(d, ...)`, `d.__init__(...)`): never do that. It is hashable,
+    and pickles as its class and a plain dict of its items (the default dict-subclass pickle would set the items
+    one by one). Build nested values with `freeze`.
+
+    The JSON writer does not see it: with `OPT_PASSTHROUGH_SUBCLASS` orjson hands any dict subclass to its
+    `default` (`str`), which would write the repr as a string; writers read `Extension.value`, a plain copy.
+    """
+
+    __slots__ = ()
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(f"{type(self).__name__} is read-only")
+
+    __setitem__ = __delitem__ = _readonly
+    clear = pop = popitem = setdefault = update = _readonly
+    __ior__ = _readonly
+
+    @classmethod
+    def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> FrozenDict[Any, Any]:
+        return cls(dict.fromkeys(iterable, value))
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[type[FrozenDict[_K, _V]], tuple[dict[_K, _V]]]:
+        return (type(self), (dict(self),))
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+
+def freeze(value: Any) -> Any:
+    """A JSON-like value made immutable all the way down: dicts become `FrozenDict`, lists and tuples tuples,
+    sets frozensets, bytearrays bytes; scalars are returned as they are."""
+    t = type(value)
+    if t is dict or t is FrozenDict:
+        if _NESTED_IN.isdisjoint(map(type, value.values())):
+            key = (tuple(value.items()), tuple(map(type, value.values())))  # True == 1, but not in JSON
+            try:
+                found = _FLAT.get(key)
+            except TypeError:  # an unhashable scalar-like value: not shared
+                return FrozenDict(value)
+            if found is None:
+                if len(_FLAT) >= _FLAT_MAX:
+                    _FLAT.clear()
+                found = _FLAT[key] = FrozenDict(value)
+            return found
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
+    if t is list or t is tuple:
+        return tuple([freeze(v) for v in value])
+    if t is set or t is frozenset:
+        return frozenset([freeze(v) for v in value])
+    if t is bytearray:
+        return bytes(value)
+    return value
+
+
+_NESTED_IN = frozenset({dict, FrozenDict, list, tuple, set, frozenset, bytearray})
+_FLAT: dict[tuple[tuple[Any, ...], tuple[type, ...]], FrozenDict[Any, Any]] = {}
+_FLAT_MAX = 4096
+"""Flat mappings already frozen, by their items: the same small values ({"length": 0}, a key share's group and
+size, a QUIC transport parameter) recur in most connections, and one shared object is pickled once per batch
+of flows instead of once per flow. Being immutable, a FrozenDict can be shared freely."""
+
+
+def thaw(value: Any) -> Any:
+    """A `freeze`d value with every `FrozenDict` copied into a new plain dict: what the JSON writer serialises
+    (orjson writes a dict subclass through its `default`, as a string). Tuples stay tuples, which both orjson
+    and `json` write as arrays, as they write lists: a tuple with no dict inside is returned as it is (it is
+    immutable), one with dicts inside is rebuilt around their copies."""
+    t = type(value)
+    if t is FrozenDict:
+        if _NESTED.isdisjoint(map(type, value.values())):  # flat (most values): copied without a Python loop
+            return dict(value)
+        return {k: thaw(v) for k, v in value.items()}
+    if t is tuple:
+        if _NESTED.isdisjoint(map(type, value)):
+            return value
+        return tuple([thaw(v) for v in value])
+    return value
+
+
+_NESTED = frozenset({FrozenDict, tuple})
 
 
 def _positional_pickle(cls: type[_T]) -> type[_T]:
@@ -86,9 +183,16 @@ class Extension:
     type: int
     data: bytes
     """The raw extension_data (without type and length)."""
-    value: Any = None
-    """The decoded value (JSON-able: dict/list/str/int/None), or None when there is nothing to decode.
-    Treat as read-only. An extension whose body is malformed has {"error": "..."} here."""
+    decoded: Any = None
+    """The decoded value, immutable (`freeze`: FrozenDict/tuple/str/int/bool/None), or None when there is
+    nothing to decode. An extension whose body is malformed has {"error": "..."} here. Extensions are shared
+    between flows (the parser caches them), which is why this is frozen."""
+
+    @property
+    def value(self) -> Any:
+        """The decoded value with plain dicts (`thaw`: new ones at each read, the tuples as they are): what the
+        JSON writer serialises. Code that only reads the value should read `decoded`."""
+        return thaw(self.decoded)
 
 
 @_positional_pickle

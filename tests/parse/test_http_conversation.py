@@ -854,3 +854,30 @@ def test_response_skipper_is_granted_once_the_sample_is_full() -> None:
     conv.feed(False, b"x" * 475, 4)
     (ex,) = conv.exchanges
     assert ex.response_body_len == 1000 and ex.status == 200 and len(ex.response_body_sample) == 10
+
+
+def test_reading_mid_body_books_nothing() -> None:
+    """`exchanges` and `exposures` of an open conversation count the bytes the engine counted off so far, but
+    leave the skip granted to the engine, and the reader, as they were: reading is not a step of the parser."""
+    conv = HttpConversation(body_sample_limit=10)
+    conv.feed(True, b"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Basic YTpi\r\n\r\n", 1)
+    conv.feed(False, b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 25, 2)
+    skipper = conv.response_skipper
+    skipper.skip -= 500  # the engine counts off 500 bytes
+    before = (skipper.skip, skipper._skip_granted, skipper._remaining, skipper._received, skipper._base)
+    first = conv.exchanges
+    assert first[0].response_body_len == 525
+    assert conv.exposures == conv.exposures
+    assert conv.exchanges == first
+    assert (
+        skipper.skip,
+        skipper._skip_granted,
+        skipper._remaining,
+        skipper._received,
+        skipper._base,
+    ) == before
+    skipper.skip -= 100  # more counted off after the read: the engine's grant still stands
+    assert conv.exchanges[0].response_body_len == 625
+    conv.feed(False, b"x" * 375, 3)
+    (ex,) = conv.exchanges
+    assert ex.response_body_len == 1000 and ex.status == 200

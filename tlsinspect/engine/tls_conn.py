@@ -306,7 +306,7 @@ class TlsConnection:
     def _encrypted_extensions(self, from_client: bool, body: bytes, frame: int) -> None:
         r = Reader(body)
         exts = hs.parse_extensions(r, "ee")
-        alpn = next((e.value for e in exts if e.type == EXT_ALPN and isinstance(e.value, list)), None)
+        alpn = next((e.decoded for e in exts if e.type == EXT_ALPN and isinstance(e.decoded, tuple)), None)
         if alpn:
             self.ee_alpn = alpn[0]
 

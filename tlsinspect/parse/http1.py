@@ -347,6 +347,11 @@ class Http1Reader:
             (state is _State.BODY_LENGTH or state is _State.CHUNK_DATA) and not self._buf and not self._events
         )
 
+    @property
+    def counted_off(self) -> int:
+        """Body bytes the engine counted off since `allow_skip` and `settle` has not booked yet (read-only)."""
+        return self._skip_granted - self.skip if self._skip_granted else 0
+
     def settle(self) -> int:
         """Book the body bytes counted off since `allow_skip` as consumed, and end the skip; returns how many."""
         granted = self._skip_granted

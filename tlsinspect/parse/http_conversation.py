@@ -24,7 +24,7 @@ from collections import deque
 from urllib.parse import urlsplit
 
 from tlsinspect.errors import DecodeError
-from tlsinspect.model import Anomaly, Exposure, HttpExchange
+from tlsinspect.model import Anomaly, Exposure, HttpExchange, evolve
 from tlsinspect.parse.http1 import (
     KNOWN_METHODS,
     Body,
@@ -213,7 +213,7 @@ class HttpConversation:
         self._tunnel_bytes = [0, 0]
         self._version = 0
         self._cache_exchanges: tuple[int, tuple[HttpExchange, ...]] = (-1, ())
-        self._cache_exposures: tuple[int, tuple[Exposure, ...]] = (-1, ())
+        self._cache_exposures: tuple[tuple[int, int], tuple[Exposure, ...]] = ((-1, 0), ())
 
     # --------------------------------------------------------------------------------------------- API
 
@@ -264,17 +264,31 @@ class HttpConversation:
 
     @property
     def exchanges(self) -> tuple[HttpExchange, ...]:
-        self._settle()
+        """The exchanges so far, frozen. Reading them changes nothing a later read or the final result could see
+        (an open flow is snapshotted while it is being read): response body bytes the engine counted off since
+        the last `feed` are added to the current response here, and booked into it only by the next `feed`,
+        `gap` or `end`. The only state written is the memo of frozen exchanges, keyed by `_version`, which every
+        change of an exchange or of the list moves on."""
         if self._cache_exchanges[0] != self._version:
             frozen = tuple(ex.freeze(self.inside_tls) for ex in self._stored)
             self._cache_exchanges = (self._version, frozen)
-        return self._cache_exchanges[1]
+        frozen = self._cache_exchanges[1]
+        n = self._server.counted_off
+        cur = self._cur_resp
+        if n and cur is not None and cur.stored:
+            i = len(self._stored) - 1
+            while self._stored[i] is not cur:  # the current response is one of the last exchanges
+                i -= 1
+            settled = evolve(frozen[i], response_body_len=frozen[i].response_body_len + n)
+            frozen = (*frozen[:i], settled, *frozen[i + 1 :])
+        return frozen
 
     @property
     def exposures(self) -> tuple[Exposure, ...]:
-        if self._cache_exposures[0] != self._version:
+        key = (self._version, self._server.counted_off)
+        if self._cache_exposures[0] != key:
             found = dedupe([*http_exposures(self.exchanges), *self._ws_exposures])
-            self._cache_exposures = (self._version, found)
+            self._cache_exposures = (key, found)
         return self._cache_exposures[1]
 
     @property

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from tlsinspect.errors import DecodeError
-from tlsinspect.model import ClientHello, Extension, KeyExchange, ServerHello
+from tlsinspect.model import ClientHello, Extension, KeyExchange, ServerHello, freeze
 from tlsinspect.parse import tls_extensions as te
 from tlsinspect.parse.reader import Reader
 
@@ -52,7 +52,7 @@ _PER_CONNECTION = frozenset(
 
 
 def _decoded(ext_type: int, data: bytes, ctx: str) -> Extension:
-    return Extension(type=ext_type, data=data, value=te.decode_extension(ext_type, data, ctx))
+    return Extension(type=ext_type, data=data, decoded=freeze(te.decode_extension(ext_type, data, ctx)))
 
 
 _shared = lru_cache(maxsize=4096)(_decoded)
@@ -107,12 +107,12 @@ def _extensions_lenient(r: Reader, ctx: str, problems: list[str]) -> tuple[Exten
 def _ext_value(exts: tuple[Extension, ...], t: int) -> Any:
     for e in exts:
         if e.type == t:
-            return e.value
+            return e.decoded
     return None
 
 
 def _list(v: Any) -> tuple[Any, ...]:
-    return tuple(v) if isinstance(v, list) else ()
+    return v if isinstance(v, tuple) else ()
 
 
 def parse_client_hello(
@@ -166,7 +166,7 @@ def _client_hello_from(
 ) -> ClientHello:
     values: dict[int, Any] = {}  # type -> decoded value of the first extension of that type
     for e in exts:
-        values.setdefault(e.type, e.value)
+        values.setdefault(e.type, e.decoded)
     sni = values.get(te.EXT_SERVER_NAME)
     server_name = None
     if isinstance(sni, dict):
@@ -190,7 +190,7 @@ def _client_hello_from(
         supported_groups=_list(values.get(te.EXT_SUPPORTED_GROUPS)),
         signature_algorithms=_list(values.get(te.EXT_SIGNATURE_ALGORITHMS)),
         ec_point_formats=_list(values.get(te.EXT_EC_POINT_FORMATS)),
-        key_share_groups=tuple(s["group"] for s in ks) if isinstance(ks, list) else (),
+        key_share_groups=tuple(s["group"] for s in ks) if isinstance(ks, tuple) else (),
         psk_key_exchange_modes=_list(values.get(te.EXT_PSK_KEY_EXCHANGE_MODES)),
         has_extensions_block=has_block,
         sslv2=sslv2,
@@ -299,7 +299,7 @@ def parse_server_hello(
         compression_method=compression,
         extensions=exts,
         selected_version=sv if isinstance(sv, int) else None,
-        alpn=alpn[0] if isinstance(alpn, list) and alpn else None,
+        alpn=alpn[0] if isinstance(alpn, tuple) and alpn else None,
         selected_group=ks.get("group") if isinstance(ks, dict) else None,
         is_hrr=is_hrr,
         has_extensions_block=has_block,
