@@ -10,17 +10,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from session_helpers import Read, read
 
 from tlsinspect.analysis.pipeline import Analyzer
+from tlsinspect.capture.inputs import load_trust_store, read_keylog
 from tlsinspect.model import Extension, Flow, FrozenDict, freeze, thaw
 from tlsinspect.output.jsonout import _dumps
-from tlsinspect.parse.keylog import KeyLog
-from tlsinspect.runner import ReadOptions, ReadResult, read_capture
 
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 SCALARS = (str, bytes, int, float, bool, type(None))
@@ -52,13 +53,29 @@ def mutable_parts(obj: Any, path: str = "flow") -> Iterator[str]:
     yield f"{path}: {t.__name__}"
 
 
-def _flows(capture: str, keylog: str | None, jobs: int = 1) -> list[Flow]:
-    opts = ReadOptions(
-        keylog=KeyLog.from_file(CAPTURES / keylog) if keylog else None,
-        analyse=Analyzer.create(ca_files=[CAPTURES / "observer-lab-ca.pem"], use_default_roots=False),
+def _read(capture: str, keylog: str | None, jobs: int = 1) -> Read:
+    return read(
+        CAPTURES / capture,
+        keylog=read_keylog(CAPTURES / keylog) if keylog else None,
+        analyse=Analyzer(
+            load_trust_store([CAPTURES / "observer-lab-ca.pem"], use_certifi=False), now=time.time()
+        ),
         jobs=jobs,
+        updates=True,
     )
-    return list(read_capture(CAPTURES / capture, opts, ReadResult()))
+
+
+def _flows(capture: str, keylog: str | None, jobs: int = 1) -> list[Flow]:
+    return _read(capture, keylog, jobs).flows
+
+
+def test_session_events_are_immutable_all_the_way_down() -> None:
+    """What a front end receives: every event of a session (updates of open flows, final flows, progress, the
+    summary) is frozen, so a UI thread can keep them while the session goes on."""
+    r = _read("observer-lab.pcapng", "observer-lab.keylog")
+    assert r.updates and r.flows and r.ended is not None
+    problems = [p for i, e in enumerate(r.events) for p in mutable_parts(e, f"event[{i}]")]
+    assert problems == []
 
 
 BUNDLED = [

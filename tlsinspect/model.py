@@ -479,7 +479,7 @@ class Summary:
     http_flows: int
     frames_undecodable: int
     anomalies: int
-    findings_by_severity: dict[str, int]
+    findings_by_severity: FrozenDict[str, int]
     elapsed_s: float
     frames_not_ip: int = 0
     frames_other_transport: int = 0

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tlsinspect.capture.files import TLS_KEY_LOG_SECRETS, CaptureFile
+from tlsinspect.capture.inputs import read_keylog
 from tlsinspect.engine.engine import Engine
 from tlsinspect.model import Flow
 from tlsinspect.output.jsonout import _dumps, flow_dict
@@ -66,7 +67,7 @@ def parser_state(root: object) -> object:
 
 
 def load_keylog(path: Path | None) -> KeyLog | None:
-    return KeyLog.from_file(path) if path is not None else None
+    return read_keylog(path) if path is not None else None
 
 
 def ndjson_lines(flows: Iterable[Flow]) -> list[str]:
@@ -74,10 +75,10 @@ def ndjson_lines(flows: Iterable[Flow]) -> list[str]:
 
 
 def read_flows(capture: Path, keylog: Path | None, *, every: int | None, big_step: int = 16384) -> list[Flow]:
-    """The flows of a capture, driven as `runner.engine_flows` drives the engine; with `every`, the frames are
+    """The flows of a capture, driven as `session.reading.engine_steps` drives the engine; with `every`, the frames are
     pushed `every` at a time and every open flow is snapshotted (twice) after each push."""
     cap = CaptureFile(capture)
-    engine = Engine(keylog=load_keylog(keylog))
+    engine = Engine(keylog=load_keylog(keylog), track_updates=bool(every))
     flows: list[Flow] = []
     kept: list[tuple[Flow, str]] = []
     step = every or big_step
@@ -100,9 +101,12 @@ def read_flows(capture: Path, keylog: Path | None, *, every: int | None, big_ste
                 seen = absorb(seen)
             if every:
                 before = [parser_state(fs) for fs in engine.flows.values()]
-                first = engine.open_flows()
-                second = engine.open_flows()
+                first = [fs.snapshot() for fs in engine.flows.values()]
+                second = [fs.snapshot() for fs in engine.flows.values()]
                 assert first == second
+                by_id = {f.id: f for f in first}
+                for update in engine.updates():  # what the session reports: the same snapshots
+                    assert update.id not in by_id or update == by_id[update.id]
                 assert [parser_state(fs) for fs in engine.flows.values()] == before, (
                     "a snapshot changed a parser"
                 )

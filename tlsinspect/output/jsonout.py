@@ -296,7 +296,7 @@ def summary_dict(s: Summary) -> dict[str, Any]:
         "http_flows": s.http_flows,
         "frames_undecodable": s.frames_undecodable,
         "anomalies": s.anomalies,
-        "findings_by_severity": s.findings_by_severity,
+        "findings_by_severity": dict(s.findings_by_severity),
         "elapsed_s": round(s.elapsed_s, 3),
         "frames_not_ip": s.frames_not_ip,
         "frames_other_transport": s.frames_other_transport,

@@ -3,7 +3,7 @@ counted over every flow the session finished (before any filter a front end appl
 
 from __future__ import annotations
 
-from tlsinspect.model import SEVERITIES, Anomaly, Flow, Summary
+from tlsinspect.model import SEVERITIES, Anomaly, Flow, FrozenDict, Summary
 
 
 class FlowTally:
@@ -44,7 +44,7 @@ class FlowTally:
             http_flows=self.http,
             frames_undecodable=c.get("undecodable", 0),
             anomalies=self.anomalies + engine_anomalies,
-            findings_by_severity=dict(self.severity),
+            findings_by_severity=FrozenDict(self.severity),
             elapsed_s=elapsed_s,
             frames_not_ip=c.get("not_ip", 0) + c.get("unsupported_link", 0),
             frames_other_transport=c.get("other_transport", 0) + c.get("udp_other", 0),
