@@ -111,7 +111,10 @@ def _live_parser(sub: Any) -> None:
 
 def _common_output(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--format", choices=("text", "json", "ndjson"), default="text", help="output format (default text)"
+        "--format",
+        choices=("text", "json", "ndjson"),
+        default=None,
+        help="output format: a report instead of the TUI (default: the TUI on a terminal, else text)",
     )
     p.add_argument(
         "--keylog", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt TLS; default $SSLKEYLOGFILE"
@@ -158,6 +161,7 @@ def _common_output(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    p.add_argument("--no-tui", action="store_true", help="print the text report even on a terminal")
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

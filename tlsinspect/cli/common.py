@@ -71,18 +71,28 @@ def parse_filter(expr: str) -> Callable[[Flow], bool]:
     return compile_query(expr)
 
 
-def output_setup(args: argparse.Namespace) -> tuple[Callable[[Flow], bool] | None, Any, Any, Any] | int:
-    """What `read` and `live` share: the flow filter, the analyser (trust store, read here at the edge, and the
-    clock), the output stream and the writer; or the exit status after a one-line error."""
+def wants_tui(args: argparse.Namespace, files: int = 1) -> bool:
+    """The TUI opens when stdout is a terminal and no report was asked for (--format, -o, --no-tui, a pipe);
+    otherwise `args.format` is settled to "text" when it was left out."""
+    tui = (
+        args.format is None
+        and not args.output
+        and not getattr(args, "no_tui", False)
+        and files == 1
+        and sys.stdout.isatty()
+        and os.environ.get("TERM") != "dumb"
+    )
+    if not tui and args.format is None:
+        args.format = "text"
+    return tui
+
+
+def analyzer_for(args: argparse.Namespace) -> Any:
+    """The analyser (trust store read here at the edge, and the clock), or the exit status after one line."""
     from tlsinspect.analysis.pipeline import Analyzer
     from tlsinspect.analysis.validation import TrustStoreError
     from tlsinspect.capture.inputs import load_trust_store
 
-    try:
-        flt = parse_filter(args.filter) if args.filter else None
-    except ValueError as e:
-        err(f"--filter: {e}")
-        return EXIT_INPUT
     try:
         trust = load_trust_store(
             tuple(args.ca_file), use_certifi=not args.no_default_roots, use_system=not args.no_default_roots
@@ -90,7 +100,20 @@ def output_setup(args: argparse.Namespace) -> tuple[Callable[[Flow], bool] | Non
     except TrustStoreError as e:
         err(f"--ca-file: {e}")
         return EXIT_INPUT
-    analyzer = Analyzer(trust, now=time.time())
+    return Analyzer(trust, now=time.time())
+
+
+def output_setup(args: argparse.Namespace) -> tuple[Callable[[Flow], bool] | None, Any, Any, Any] | int:
+    """What `read` and `live` share: the flow filter, the analyser (trust store, read here at the edge, and the
+    clock), the output stream and the writer; or the exit status after a one-line error."""
+    try:
+        flt = parse_filter(args.filter) if args.filter else None
+    except ValueError as e:
+        err(f"--filter: {e}")
+        return EXIT_INPUT
+    analyzer = analyzer_for(args)
+    if isinstance(analyzer, int):
+        return analyzer
     out = sys.stdout
     if args.output:
         try:

@@ -17,9 +17,11 @@ from tlsinspect.cli.common import (
     EXIT_FAIL_ON,
     EXIT_INPUT,
     EXIT_OK,
+    analyzer_for,
     err,
     keylog_path,
     output_setup,
+    wants_tui,
 )
 from tlsinspect.cli.report import write_report
 from tlsinspect.errors import CaptureError
@@ -29,7 +31,7 @@ from tlsinspect.model import SEVERITIES
 def cmd_live(args: argparse.Namespace) -> int:
     """`tlsinspect live`: see `tlsinspect.cli` for the arguments and exit statuses."""
     from tlsinspect.session import Session, SessionOptions
-    from tlsinspect.session.interface_source import InterfaceOptions, InterfaceSource
+    from tlsinspect.session.interface_source import InterfaceSource
 
     command = list(args.child or [])
     if command and command[0] == "--":
@@ -59,6 +61,9 @@ def cmd_live(args: argparse.Namespace) -> int:
             err(f"cannot read key log {path}: {e.strerror or e}")
             return EXIT_INPUT
         follow.append(path)
+    tui = wants_tui(args)
+    if tui:
+        return _run_tui(args, follow, command)
     setup = output_setup(args)
     if isinstance(setup, int):
         return setup
@@ -71,20 +76,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     child_stdout: Any = None
     if command and out is sys.stdout:
         child_stdout = sys.stderr.fileno() if _has_fileno(sys.stderr) else subprocess.DEVNULL
-    source = InterfaceSource(
-        InterfaceOptions(
-            iface=args.interface,
-            bpf=args.bpf,
-            write=args.write,
-            follow=follow,
-            duration=args.duration,
-            count=args.count,
-            command=command or None,
-            child_stdout=child_stdout,
-            idle_timeout=args.idle_timeout,
-            queue_size=args.queue_size,
-        )
-    )
+    source = InterfaceSource(_interface_options(args, follow, command, child_stdout))
     options = SessionOptions(
         analyse=analyzer, max_flows=args.max_flows, updates=False, show_secrets=args.show_secrets
     )
@@ -115,6 +107,62 @@ def cmd_live(args: argparse.Namespace) -> int:
         sys.stderr.write(f"tlsinspect: note: {command[0]} exited with status {ended.child_status}\n")
     if args.fail_on and result.worst >= SEVERITIES.index(args.fail_on):
         return EXIT_FAIL_ON
+    return EXIT_OK
+
+
+def _interface_options(
+    args: argparse.Namespace, follow: list[str], command: list[str], child_stdout: Any
+) -> Any:
+    from tlsinspect.session.interface_source import InterfaceOptions
+
+    return InterfaceOptions(
+        iface=args.interface,
+        bpf=args.bpf,
+        write=args.write,
+        follow=follow,
+        duration=args.duration,
+        count=args.count,
+        command=command or None,
+        child_stdout=child_stdout,
+        idle_timeout=args.idle_timeout,
+        queue_size=args.queue_size,
+    )
+
+
+def _run_tui(args: argparse.Namespace, follow: list[str], command: list[str]) -> int:
+    """`live -i IF` on a terminal: the TUI on a session of the interface (it opens in the TUI's worker; a setup
+    error is shown there and printed again after the TUI closes)."""
+    from tlsinspect.analysis.query import validate
+    from tlsinspect.session import Session, SessionOptions
+    from tlsinspect.session.interface_source import InterfaceSource
+    from tlsinspect.tui.app import TlsInspectApp
+
+    problem = validate(args.filter) if args.filter else None
+    if problem is not None:
+        err(f"--filter: {problem}")
+        return EXIT_INPUT
+    analyzer = analyzer_for(args)
+    if isinstance(analyzer, int):
+        return analyzer
+    opts = _interface_options(args, follow, command, subprocess.DEVNULL if command else None)
+    options = SessionOptions(
+        analyse=analyzer, max_flows=args.max_flows, updates=True, show_secrets=args.show_secrets
+    )
+
+    def make_session() -> Session:
+        return Session(InterfaceSource(opts), options)
+
+    app = TlsInspectApp(
+        make_session,
+        source_name=args.interface,
+        live=True,
+        show_secrets=args.show_secrets,
+        initial_filter=args.filter or "",
+    )
+    app.run()
+    if app.error is not None:
+        err(app.error)
+        return EXIT_INPUT
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ from tlsinspect.cli.common import (
     load_keylog,
     make_writer,
     output_setup,
+    wants_tui,
 )
 from tlsinspect.cli.report import write_report
 from tlsinspect.errors import CaptureError
@@ -43,6 +44,8 @@ def cmd_read(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         err("--jobs must be at least 1")
         return EXIT_INPUT
+    if wants_tui(args, len(args.file)):
+        return run_tui(args, keylog)
     setup = output_setup(args)
     if isinstance(setup, int):
         return setup
@@ -213,6 +216,34 @@ class _Prefixed:
 
     def isatty(self) -> bool:
         return bool(self.out.isatty())
+
+
+def run_tui(args: argparse.Namespace, keylog: Any) -> int:
+    """`read FILE` on a terminal: the TUI on a session of the file (the session opens in its worker)."""
+    from tlsinspect.analysis.query import QueryError, validate
+    from tlsinspect.cli.common import analyzer_for
+    from tlsinspect.tui.app import TlsInspectApp
+
+    problem: QueryError | None = validate(args.filter) if args.filter else None
+    if problem is not None:
+        err(f"--filter: {problem}")
+        return EXIT_INPUT
+    analyzer = analyzer_for(args)
+    if isinstance(analyzer, int):
+        return analyzer
+    path = args.file[0]
+    jobs = args.jobs if args.jobs is not None else auto_jobs(path)
+    options = SessionOptions(keylog=keylog, analyse=analyzer, max_flows=args.max_flows, updates=True)
+
+    def make_session() -> Session:
+        return Session(FileSource(path, jobs=jobs), options)
+
+    app = TlsInspectApp(
+        make_session, source_name=path, show_secrets=args.show_secrets, initial_filter=args.filter or ""
+    )
+    with fewer_collections():
+        app.run()
+    return EXIT_OK
 
 
 def auto_jobs(path: str) -> int:
