@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +45,25 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"{CORPUS} is not present")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def lab_flows() -> list[Any]:
+    """observer-lab with its key log: cleartext and decrypted secrets, TLS 1.2 and 1.3, analysed."""
+    from session_helpers import read_bundled
+
+    return read_bundled("observer-lab.pcapng", "observer-lab.keylog").flows
+
+
+@pytest.fixture(scope="session")
+def lab_flows_nokeys() -> list[Any]:
+    from session_helpers import read_bundled
+
+    return read_bundled("observer-lab.pcapng").flows
+
+
+@pytest.fixture(scope="session")
+def basic_flows() -> list[Any]:
+    from session_helpers import read_bundled
+
+    return read_bundled("basic-tls12-tls13.pcap").flows

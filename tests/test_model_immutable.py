@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from session_helpers import Read, read
+from session_helpers import BUNDLED, Read, read
 
 from tlsinspect.analysis.pipeline import Analyzer
 from tlsinspect.capture.inputs import load_trust_store, read_keylog
@@ -76,15 +76,6 @@ def test_session_events_are_immutable_all_the_way_down() -> None:
     assert r.updates and r.flows and r.ended is not None
     problems = [p for i, e in enumerate(r.events) for p in mutable_parts(e, f"event[{i}]")]
     assert problems == []
-
-
-BUNDLED = [
-    ("basic-tls12-tls13.pcap", "basic-tls12-tls13.keylog"),
-    ("basic-tls12-tls13.pcap", None),
-    ("observer-lab.pcapng", "observer-lab.keylog"),
-    ("observer-lab.pcapng", None),
-    ("observer-lab-dsb.pcapng", None),
-]
 
 
 @pytest.mark.parametrize(("capture", "keylog"), BUNDLED, ids=[f"{c}+{k}" for c, k in BUNDLED])

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from session_helpers import BUNDLED
 
 from tlsinspect.capture.files import TLS_KEY_LOG_SECRETS, CaptureFile
 from tlsinspect.capture.inputs import read_keylog
@@ -126,15 +127,6 @@ def assert_pure(capture: Path, keylog: Path | None, every: int) -> None:
     assert [f.id for f in watched] == [f.id for f in plain]
     assert watched == plain
     assert ndjson_lines(watched) == ndjson_lines(plain)
-
-
-BUNDLED = [
-    ("basic-tls12-tls13.pcap", "basic-tls12-tls13.keylog"),
-    ("basic-tls12-tls13.pcap", None),
-    ("observer-lab.pcapng", "observer-lab.keylog"),
-    ("observer-lab.pcapng", None),
-    ("observer-lab-dsb.pcapng", None),
-]
 
 
 @pytest.mark.parametrize(("capture", "keylog"), BUNDLED, ids=[f"{c}+{k}" for c, k in BUNDLED])

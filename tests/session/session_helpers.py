@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tlsinspect.model import CaptureInfo, Flow, Summary
 from tlsinspect.parse.keylog import KeyLog
@@ -70,3 +72,26 @@ def read(
 
 def read_flows(path: str | os.PathLike[str], **kw: object) -> list[Flow]:
     return read(path, **kw).flows  # type: ignore[arg-type]
+
+
+CAPTURES = Path(__file__).resolve().parents[2] / "captures"
+BUNDLED = [
+    ("basic-tls12-tls13.pcap", "basic-tls12-tls13.keylog"),
+    ("basic-tls12-tls13.pcap", None),
+    ("observer-lab.pcapng", "observer-lab.keylog"),
+    ("observer-lab.pcapng", None),
+    ("observer-lab-dsb.pcapng", None),
+]
+"""(capture, key log or None) of every bundled capture, as the suite reads them."""
+
+
+def read_bundled(name: str, keylog: str | None = None, *, jobs: int = 1, updates: bool = False) -> Read:
+    """A bundled capture read through a session, analysed against the lab CA (findings included)."""
+    from tlsinspect.analysis.pipeline import Analyzer
+    from tlsinspect.capture.inputs import load_trust_store, read_keylog
+
+    analyzer = Analyzer(
+        load_trust_store([CAPTURES / "observer-lab-ca.pem"], use_certifi=False), now=time.time()
+    )
+    kl = read_keylog(CAPTURES / keylog) if keylog else None
+    return read(CAPTURES / name, keylog=kl, analyse=analyzer, jobs=jobs, updates=updates)

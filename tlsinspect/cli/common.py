@@ -103,6 +103,18 @@ def analyzer_for(args: argparse.Namespace) -> Any:
     return Analyzer(trust, now=time.time())
 
 
+def tui_setup(args: argparse.Namespace) -> Any:
+    """What the TUI needs before it opens: the --filter checked (the TUI shows it in its filter box) and the
+    analyser; or the exit status after a one-line error."""
+    from tlsinspect.analysis.query import validate
+
+    problem = validate(args.filter) if args.filter else None
+    if problem is not None:
+        err(f"--filter: {problem}")
+        return EXIT_INPUT
+    return analyzer_for(args)
+
+
 def output_setup(args: argparse.Namespace) -> tuple[Callable[[Flow], bool] | None, Any, Any, Any] | int:
     """What `read` and `live` share: the flow filter, the analyser (trust store, read here at the edge, and the
     clock), the output stream and the writer; or the exit status after a one-line error."""

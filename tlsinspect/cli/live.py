@@ -17,10 +17,10 @@ from tlsinspect.cli.common import (
     EXIT_FAIL_ON,
     EXIT_INPUT,
     EXIT_OK,
-    analyzer_for,
     err,
     keylog_path,
     output_setup,
+    tui_setup,
     wants_tui,
 )
 from tlsinspect.cli.report import write_report
@@ -132,16 +132,11 @@ def _interface_options(
 def _run_tui(args: argparse.Namespace, follow: list[str], command: list[str]) -> int:
     """`live -i IF` on a terminal: the TUI on a session of the interface (it opens in the TUI's worker; a setup
     error is shown there and printed again after the TUI closes)."""
-    from tlsinspect.analysis.query import validate
     from tlsinspect.session import Session, SessionOptions
     from tlsinspect.session.interface_source import InterfaceSource
     from tlsinspect.tui.app import TlsInspectApp
 
-    problem = validate(args.filter) if args.filter else None
-    if problem is not None:
-        err(f"--filter: {problem}")
-        return EXIT_INPUT
-    analyzer = analyzer_for(args)
+    analyzer = tui_setup(args)
     if isinstance(analyzer, int):
         return analyzer
     opts = _interface_options(args, follow, command, subprocess.DEVNULL if command else None)

@@ -220,15 +220,10 @@ class _Prefixed:
 
 def run_tui(args: argparse.Namespace, keylog: Any) -> int:
     """`read FILE` on a terminal: the TUI on a session of the file (the session opens in its worker)."""
-    from tlsinspect.analysis.query import QueryError, validate
-    from tlsinspect.cli.common import analyzer_for
+    from tlsinspect.cli.common import tui_setup
     from tlsinspect.tui.app import TlsInspectApp
 
-    problem: QueryError | None = validate(args.filter) if args.filter else None
-    if problem is not None:
-        err(f"--filter: {problem}")
-        return EXIT_INPUT
-    analyzer = analyzer_for(args)
+    analyzer = tui_setup(args)
     if isinstance(analyzer, int):
         return analyzer
     path = args.file[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CAPTURES = [ROOT / "captures" / "observer-lab.pcapng", ROOT / "captures" / "basic-tls12-tls13.pcap"]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "engine"))
+sys.path.insert(0, str(Path(__file__).parent.parent / "engine"))
 from conversations import SERVER, tcp_frames, tls_conversation  # noqa: E402
 from helpers_pcap import write_pcap  # noqa: E402
 
@@ -152,7 +152,7 @@ def test_filter_language(capture: Path, expr: str, ids: list[int]) -> None:
 
 
 def test_filter_with_a_key_log() -> None:
-    captures = Path(__file__).resolve().parent.parent / "captures"
+    captures = Path(__file__).resolve().parents[2] / "captures"
     args = ["read", str(captures / "observer-lab.pcapng"), "--keylog", str(captures / "observer-lab.keylog")]
     args += ["--ca-file", str(captures / "observer-lab-ca.pem"), "--no-default-roots"]
     assert _ids(*args, "--filter", "version<1.3 and not decrypted") == [14]
