@@ -136,11 +136,16 @@ async def test_theme_cycles() -> None:
         await settle(app, pilot)
         names = [t.name for t in THEMES]
         assert app.theme == names[0]
+        flows = app.query_one(FlowList)
+        styles = []
         seen = []
         for _ in names:
+            styles.append([seg.style for seg in flows.render_line(1)])
             await pilot.press("t")
+            await pilot.pause()
             seen.append(app.theme)
         assert seen == [*names[1:], names[0]]
+        assert len({repr(s) for s in styles}) == 3  # the list's cached lines are drawn again in each theme
 
 
 @sync

@@ -127,6 +127,7 @@ class TlsInspectApp(App[int]):
     def on_mount(self) -> None:
         self.sub_title = visible(self.source_name)
         self._header()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.query_one(FlowList).focus()
         if self.initial_filter:
             self.apply_filter(self.initial_filter)
@@ -317,6 +318,11 @@ class TlsInspectApp(App[int]):
     def action_next_theme(self) -> None:
         self.theme = next_theme(self.theme)
         self.notify(f"theme: {self.theme}", timeout=2, markup=False)
+
+    def _theme_changed(self, _theme: object) -> None:
+        """The list caches its drawn lines: draw them again in the new colours."""
+        flows = self.query_one(FlowList)
+        flows.reload(set(self.store.view))
 
     def action_toggle_secrets(self) -> None:
         self.show_secrets = not self.show_secrets
