@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -13,15 +13,29 @@ from tlsinspect.present.rows import COLUMNS
 from tlsinspect.tui.export import KINDS
 from tlsinspect.tui.themes import THEMES
 
-if TYPE_CHECKING:
-    from tlsinspect.tui.app import TlsInspectApp
-
 Command = tuple[str, str, Callable[[], object]]
+
+
+class Commanded(Protocol):
+    """What the provider drives (`TlsInspectApp`; named here without importing it: no import cycle)."""
+
+    show_secrets: bool
+    theme: str
+
+    def action_filter(self) -> None: ...
+    def apply_filter(self, text: str) -> bool: ...
+    def action_statistics(self) -> None: ...
+    def action_help(self) -> None: ...
+    def action_reverse(self) -> None: ...
+    def action_next_theme(self) -> None: ...
+    def action_toggle_secrets(self) -> None: ...
+    def export(self, kind: str, where: str = "") -> None: ...
+    def sort_by(self, key: str, reverse: bool = False) -> None: ...
 
 
 class TlsInspectCommands(Provider):
     def commands(self) -> list[Command]:
-        app = cast("TlsInspectApp", self.app)
+        app = cast(Commanded, self.app)
         out: list[Command] = [
             (
                 "Filter flows",
