@@ -150,7 +150,7 @@ class ExportScreen(ModalScreen[tuple[str, str] | None]):
                 options.append(Option(f"{keys[kind]}  {what}{note}", id=kind))
             yield OptionList(*options, id="export-kind")
             yield Input(
-                placeholder="where (optional): a file or a directory; empty: ./tlsinspect-<time>.<ext>",
+                placeholder="where: a file or a directory (empty: here, a timestamped name)",
                 id="export-path",
             )
 
