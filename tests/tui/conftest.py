@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 from helpers_pcap import write_pcap  # type: ignore[import-not-found]
-from tui_helpers import many_flows
-
-BIG_FLOWS = 100_000
+from tui_helpers import BIG_FLOWS, many_flows
 
 
 @pytest.fixture(scope="session")

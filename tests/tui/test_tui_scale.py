@@ -8,8 +8,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import BIG_FLOWS
-from tui_helpers import flow_list, list_lines, make_app, until, wait_for_capture
+from tui_helpers import BIG_FLOWS, flow_list, list_lines, make_app, until, wait_for_capture
 
 from tlsinspect.model import CaptureInfo
 from tlsinspect.session import FileSource, Step, StopSignal

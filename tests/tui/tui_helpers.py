@@ -37,6 +37,9 @@ LAB_CA = CAPTURES / "observer-lab-ca.pem"
 BASIC = CAPTURES / "basic-tls12-tls13.pcap"
 BASIC_KEYLOG = CAPTURES / "basic-tls12-tls13.keylog"
 
+BIG_FLOWS = 100_000
+"""Flows in the scale test's capture (`big_capture` in conftest.py)."""
+
 NOW = 1_795_524_300.0
 """The analysis clock: a minute after the bundled captures were made (2026-11-24), so findings never drift."""
 
