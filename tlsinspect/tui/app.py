@@ -211,7 +211,9 @@ class TlsInspectApp(App[int]):
 
     @on(FlowList.Chosen)
     def chosen(self, message: FlowList.Chosen) -> None:
-        self.query_one(FlowDetail).focus()
+        next(
+            (w for w in self.query_one(FlowDetail).query("*") if w.focusable), self.query_one(FlowDetail)
+        ).focus()
 
     def _show(self, fid: int | None) -> None:
         flow = self.store.flows.get(fid) if fid is not None else None

@@ -124,8 +124,10 @@ class FlowList(ScrollView, can_focus=True):
     # -- data -----------------------------------------------------------------------------------------------
 
     def reload(self, changed: set[int] | None = None) -> None:
-        """The store's view changed (new rows, a filter, a sort) or rows in it did (`changed`)."""
-        rebuilt = self.store.refresh_view()
+        """The store's view changed (new rows, a filter, a sort) or rows in it did (`changed`). Off tail mode
+        the selected flow stays selected wherever it moved (else the cursor keeps its place)."""
+        selected = self.flow_id
+        self.store.refresh_view()
         if changed:
             for key in [k for k in self._cache if k[0] in changed]:
                 del self._cache[key]
@@ -135,8 +137,9 @@ class FlowList(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, n)
         if self.tail and n:
             self.cursor = n - 1
-        elif rebuilt and n:
-            self.cursor = min(self.cursor, n - 1)
+        elif n:
+            at = self.store.index_of(selected) if selected is not None else None
+            self.cursor = at if at is not None else min(self.cursor, n - 1)
         self._highlight()
         self.refresh()
 
@@ -197,7 +200,6 @@ class FlowList(ScrollView, can_focus=True):
         return max(0, min(value, len(self.store.view) - 1))
 
     def watch_cursor(self, old: int, new: int) -> None:
-        self._cache = {k: v for k, v in self._cache.items() if not k[3]}
         self.scroll_to_region_for(new)
         self.refresh()
         self._highlight()
@@ -206,9 +208,9 @@ class FlowList(ScrollView, can_focus=True):
         top = self.scroll_offset.y
         h = self.scrollable_content_region.height or 1
         if index < top:
-            self.scroll_to(y=index, animate=False)
+            self.scroll_to(y=index, animate=False, immediate=True, force=True)
         elif index >= top + h:
-            self.scroll_to(y=index - h + 1, animate=False)
+            self.scroll_to(y=index - h + 1, animate=False, immediate=True, force=True)
 
     def _highlight(self) -> None:
         fid = self.flow_id
@@ -221,7 +223,7 @@ class FlowList(ScrollView, can_focus=True):
             self.tail = False
         self.cursor += delta
         if delta > 0 and self.cursor == len(self.store.view) - 1:
-            self.tail = False
+            self.tail = True  # down onto the last row follows new flows again, as End does
 
     def action_page(self, direction: int) -> None:
         self.tail = False
@@ -245,6 +247,14 @@ class FlowList(ScrollView, can_focus=True):
         if isinstance(y, int):
             self.tail = False
             self.cursor = self.scroll_offset.y + y
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._restyle, init=False)
+
+    def _restyle(self) -> None:
+        """Cached lines carry the old theme's colours."""
+        self._cache.clear()
+        self.refresh()
 
     def on_resize(self) -> None:
         self._cache.clear()
