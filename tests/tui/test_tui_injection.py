@@ -120,11 +120,6 @@ def test_the_capture_really_carries_the_raw_bytes(capture: Path) -> None:
     assert flows[2].http and flows[2].http[0].host == EVIL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.py: the header's sub-title is the capture's path (CaptureStarted.info.source) unescaped; "
-    "it should go through present.values.visible",
-)
 def test_a_capture_file_name_is_inert_in_the_header(tmp_path: Path) -> None:
     name = tmp_path / "[bold red]cap[-]\x1b]0;pwned\x07\u202e.pcap"
     evil_capture(name)
