@@ -3,12 +3,10 @@ palette, driven with Pilot on the bundled observer lab (built as `cli/read.py` r
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+
+from tui_helpers import sync
 
 from tlsinspect.analysis.pipeline import Analyzer
 from tlsinspect.capture.inputs import load_trust_store, read_keylog
@@ -22,16 +20,6 @@ from tlsinspect.tui.themes import THEMES
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 LAB = CAPTURES / "observer-lab.pcapng"
-
-
-def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test (the suite has no pytest-asyncio)."""
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return run
 
 
 def make_app(path: Path = LAB, keylog: bool = True, **kw: object) -> TlsInspectApp:

@@ -3,18 +3,16 @@ the shown flows' frames as pcapng that tlsinspect reads back decrypted without a
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import os
 import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from session_helpers import read_flows
+from tui_helpers import sync
 
 from tlsinspect.analysis.pipeline import Analyzer
 from tlsinspect.capture.inputs import load_trust_store, read_keylog
@@ -26,16 +24,6 @@ from tlsinspect.tui.export import LIVE_PCAPNG, ExportScreen, capture_file_of, ta
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 LAB = CAPTURES / "observer-lab.pcapng"
-
-
-def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test (the suite has no pytest-asyncio)."""
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return run
 
 
 def make_app(path: Path = LAB, **kw: Any) -> TlsInspectApp:

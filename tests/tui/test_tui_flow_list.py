@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from textual.widgets import Input, Static
 from tui_helpers import (
     LAB,
@@ -179,11 +178,6 @@ def test_tail_mode_on_a_live_source() -> None:
     run(go())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detail.py: FlowDetail overrides TabbedContent.compose, so it has no ContentTabs and focusing "
-    "anything inside it raises NoMatches (Enter or Tab into the detail crashes the app)",
-)
 def test_enter_moves_focus_to_the_detail() -> None:
     async def go() -> None:
         app = lab_app()

@@ -5,10 +5,13 @@ Import as ``from tui_helpers import ...`` from the tests in this directory (pyte
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import queue
 import struct
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 
@@ -193,3 +196,13 @@ def many_flows(n: int) -> Iterator[tuple[float, bytes]]:
         yield t, tcp_frame(client, server, sport, 80, 1000, 0x18, req)
         yield t + 0.0005, tcp_frame(client, server, sport, 80, 1000 + len(req), 0x04)
         t += 0.001
+
+
+def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test function to its end (the suite has no pytest-asyncio)."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return run
