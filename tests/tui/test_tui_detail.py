@@ -97,3 +97,33 @@ async def test_findings_tab_explains_and_gives_the_fix() -> None:
         assert "HIGH tls.no-forward-secrecy" in text
         first_words = explain("tls.no-forward-secrecy").split("\n\n", 1)[-1].split()[:4]
         assert " ".join(first_words) in " ".join(text.split())
+
+
+@sync
+async def test_filter_box_says_why_and_keeps_history() -> None:
+    from textual.widgets import Static
+
+    from tlsinspect.tui.filter_box import FilterBox
+
+    app = make_app(LAB, keylog=LAB_KEYLOG)
+    async with app.run_test(size=(150, 50)) as pilot:
+        await wait_for_capture(pilot)
+        for text in ("proto:http", "version<1.3"):
+            await pilot.press("slash")
+            box = app.query_one(FilterBox)
+            box.value = text
+            await pilot.press("enter")
+            await pilot.pause()
+        assert len(app.store.view) < len(app.store)
+        await pilot.press("slash")
+        box = app.query_one(FilterBox)
+        box.value = "colour:red"
+        await pilot.pause()
+        error = app.query_one("#filter-error", Static)
+        assert error.has_class("visible") and "unknown field 'colour'" in str(error.content)
+        await pilot.press("up")
+        assert box.value == "version<1.3"
+        await pilot.press("up")
+        assert box.value == "proto:http"
+        await pilot.press("down", "down")
+        assert box.value == ""

@@ -16,6 +16,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
@@ -43,6 +44,7 @@ from tlsinspect.tui.export import (
     run_export,
     target_path,
 )
+from tlsinspect.tui.filter_box import FilterBox
 from tlsinspect.tui.flow_list import FlowList, cell, layout
 from tlsinspect.tui.messages import SessionBatch, SessionFailed
 from tlsinspect.tui.screens.help import HelpScreen
@@ -65,6 +67,8 @@ class TlsInspectApp(App[int]):
     #filter { dock: top; display: none; }
     #filter.visible { display: block; }
     #filter.-invalid { border: tall $error; }
+    #filter-error { dock: top; display: none; color: $error; height: auto; padding: 0 1; }
+    #filter-error.visible { display: block; }
     #status { height: 1; background: $panel; color: $text-muted; }
     """
     BINDINGS = [
@@ -126,10 +130,11 @@ class TlsInspectApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(
-            placeholder="filter: sni:*.example.com and version<1.3 ... (Enter applies, Esc closes)",
+        yield FilterBox(
+            placeholder="filter: sni:*.example.com and version<1.3 ... (Enter applies, Esc closes, up/down: history)",
             id="filter",
         )
+        yield Static(id="filter-error")
         with Vertical(id="list-pane"):
             yield Static(id="list-header")
             yield FlowList(self.store, id="flows")
@@ -188,7 +193,10 @@ class TlsInspectApp(App[int]):
             elif isinstance(e, CaptureEnded):
                 self.ended = e
         changed = self.store.upsert(updated) | self.store.upsert(finished, finished=True)
-        flows = self.query_one(FlowList)
+        try:
+            flows = self.query_one(FlowList)
+        except NoMatches:  # a batch that arrives while the App closes
+            return
         flows.reload(changed)
         if self.live:
             self._toast(finished)
@@ -266,6 +274,7 @@ class TlsInspectApp(App[int]):
     def action_close_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.remove_class("visible")
+        self.query_one("#filter-error", Static).remove_class("visible")
         self.query_one(FlowList).focus()
 
     @on(Input.Changed, "#filter")
@@ -275,10 +284,14 @@ class TlsInspectApp(App[int]):
         problem = validate(event.value)
         event.input.set_class(problem is not None, "-invalid")
         event.input.tooltip = str(problem) if problem is not None else None
+        error = self.query_one("#filter-error", Static)
+        error.update(Text(str(problem) if problem is not None else ""))
+        error.set_class(problem is not None and event.input.has_class("visible"), "visible")
 
     @on(Input.Submitted, "#filter")
     def filter_submitted(self, event: Input.Submitted) -> None:
         if self.apply_filter(event.value):
+            self.query_one(FilterBox).remember(event.value)
             self.action_close_filter()
 
     def apply_filter(self, text: str) -> bool:
