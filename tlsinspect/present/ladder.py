@@ -264,7 +264,7 @@ def _message_row(tls: TlsInfo, m: HandshakeMessage) -> LadderRow:
             m.sender, "encrypted", "encrypted handshake", f"{m.length} B (Finished, no keys)", m.frame
         )
     name = message_name(m.msg_type)
-    detail = f"{m.length} B" + (", decrypted" if m.decrypted else "")
+    detail = f"{m.length} B"
     fields: tuple[Field, ...] = ()
     if m.msg_type == 1:
         ch = _hello_at(tls, m.frame)

@@ -29,7 +29,7 @@ from tlsinspect.session import (
     Progress,
     Session,
 )
-from tlsinspect.tui.detail import FlowDetail
+from tlsinspect.tui.detail import DETAIL_BINDINGS, FlowDetail
 from tlsinspect.tui.flow_list import FlowList, header_text
 from tlsinspect.tui.messages import SessionBatch, SessionFailed
 from tlsinspect.tui.store import FlowStore
@@ -174,6 +174,13 @@ class TlsInspectApp(App[int]):
         flow = self.store.flows.get(fid) if fid is not None else None
         view = flow_view(flow, show_secrets=self.show_secrets) if flow is not None else None
         self.query_one(FlowDetail).show(flow, view)
+
+    # -- the detail pane's keys (o, r: tlsinspect.tui.detail owns what they do) ------------------------------
+
+    BINDINGS = [*BINDINGS, *DETAIL_BINDINGS]
+
+    def action_detail(self, name: str) -> None:
+        self.query_one(FlowDetail).run_key(name)
 
     # -- filter and sort ------------------------------------------------------------------------------------
 
