@@ -300,3 +300,28 @@ async def test_wire_text_is_inert(fid: int, tabs: tuple[str, ...]) -> None:
                 text += "\n".join(tree_labels(hello))
             assert_inert(text)
         assert "\x1b]0;pwned" not in app.export_screenshot()
+
+
+# ----------------------------------------------------------------------------------------------- scale
+
+
+@sync
+async def test_long_chain_and_many_exchanges_stay_quick() -> None:
+    app = lab_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(app, pilot)
+        base = app.store.flows[PROXY_TLS]
+        assert base.tls is not None
+        chain = (base.tls.certificates * 5)[:10]
+        big = evolve(base, id=903, tls=evolve(base.tls, certificates=chain), http=base.http * 500)
+        app.store.upsert([big], finished=True)
+        app.query_one(FlowList).reload({903})
+        await pilot.pause()
+        started = time.perf_counter()
+        for tab in ("observer", "ladder", "certs", "http", "findings", "summary"):
+            await select(app, pilot, 903, tab)
+        elapsed = time.perf_counter() - started
+        assert "470 more exchanges not shown" in tab_text(app, "http")
+        assert tab_text(app, "certs").count("sha256: ") == 10
+        assert "450 more rows not shown" in tab_text(app, "summary")
+        assert elapsed < 10, f"six tabs took {elapsed:.1f} s"

@@ -34,6 +34,10 @@ from tlsinspect.tui.detail.text import (
 
 MAX_RELATED_EXCHANGES = 10
 """Exchanges of each related flow shown beside this flow's."""
+MAX_OWN_EXCHANGES = 30
+"""Exchanges of the flow shown with their headers (painting is what costs, not the view)."""
+MAX_SECTION_ROWS = 50
+"""Rows of one Summary section shown before "N more"."""
 
 
 @dataclass
@@ -347,7 +351,7 @@ class HttpTab(Horizontal):
             own.update(_none())
             rel.update(Text(""))
             return
-        xv = exchanges_view(flow, show_secrets=ctx.revealed)
+        xv = exchanges_view(flow, show_secrets=ctx.revealed, limit=MAX_OWN_EXCHANGES)
         parts: list[RenderableType] = [Text(f"THIS FLOW #{flow.id}: {xv.total} exchanges", style="bold")]
         if not xv.exchanges:
             why = (
@@ -434,9 +438,12 @@ class SummaryTab(BodyTab):
             if not section.rows:
                 continue
             t.add_row(Text(section.title.upper(), style="bold underline"), Text(""))
-            for row in section.rows:
+            for row in section.rows[:MAX_SECTION_ROWS]:
                 value = Text()
                 for span in row.spans:
                     value.append(visible(span.text), style=TONE_STYLE.get(span.tone, ""))
                 t.add_row(Text(visible(row.label), style=TONE_STYLE.get(row.label_tone, "")), value)
+            if len(section.rows) > MAX_SECTION_ROWS:
+                more = f"... {len(section.rows) - MAX_SECTION_ROWS} more rows not shown"
+                t.add_row(Text(""), Text(more, style="yellow"))
         return t
