@@ -35,7 +35,7 @@ from tlsinspect.session import (
     Session,
 )
 from tlsinspect.tui.commands import TlsInspectCommands
-from tlsinspect.tui.detail import DetailContext, FlowDetail
+from tlsinspect.tui.detail import DETAIL_BINDINGS, FlowDetail
 from tlsinspect.tui.export import (
     ExportDone,
     ExportJob,
@@ -82,20 +82,10 @@ class TlsInspectApp(App[int]):
         Binding("e", "export", "Export"),
         Binding("t", "next_theme", "Theme", show=False),
         Binding("question_mark", "help", "Help"),
-        Binding("r", "reveal", "Reveal"),
-        Binding("o", "endpoint", "Observer/endpoint"),
-        Binding("1", "open_tab('observer')", "Observer tab", show=False),
-        Binding("2", "open_tab('ladder')", "Handshake tab", show=False),
-        Binding("3", "open_tab('certificates')", "Certificates tab", show=False),
-        Binding("4", "open_tab('http')", "HTTP tab", show=False),
-        Binding("5", "open_tab('findings')", "Findings tab", show=False),
-        Binding("6", "open_tab('summary')", "Summary tab", show=False),
     ]
     COMMANDS = App.COMMANDS | {TlsInspectCommands}
 
-    MAIN_SCREEN_ACTIONS = frozenset(
-        {"filter", "close_filter", "sort", "reverse", "reveal", "endpoint", "open_tab"}
-    )
+    MAIN_SCREEN_ACTIONS = frozenset({"filter", "close_filter", "sort", "reverse", "detail"})
     """Actions that act on the flow list, so only while it is the screen shown."""
 
     def __init__(
@@ -112,9 +102,6 @@ class TlsInspectApp(App[int]):
         self.source_name = source_name
         self.live = live
         self.show_secrets = show_secrets
-        self.revealed: set[int] = set()
-        """Flows whose secrets `r` revealed."""
-        self.endpoint_view = False
         self.initial_filter = initial_filter
         self.store = FlowStore()
         self.session: Session | None = None
@@ -238,31 +225,15 @@ class TlsInspectApp(App[int]):
 
     def _show(self, fid: int | None) -> None:
         flow = self.store.flows.get(fid) if fid is not None else None
-        revealed = self.show_secrets or fid in self.revealed
-        view = flow_view(flow, show_secrets=revealed) if flow is not None else None
-        ctx = DetailContext(
-            flow, view, revealed=revealed, endpoint=self.endpoint_view, flows=self.store.flows
-        )
-        self.query_one(FlowDetail).show(ctx)
+        view = flow_view(flow, show_secrets=self.show_secrets) if flow is not None else None
+        self.query_one(FlowDetail).show(flow, view)
 
-    def action_reveal(self) -> None:
-        """Show the selected flow's secrets whole (again: mask them)."""
-        fid = self.query_one(FlowList).flow_id
-        if fid is None:
-            return
-        self.revealed ^= {fid}
-        self._show(fid)
-        shown = fid in self.revealed or self.show_secrets
-        self.notify(f"flow #{fid}: secrets {'shown whole' if shown else 'masked'}", timeout=2, markup=False)
+    # -- the detail pane's keys (o, r: tlsinspect.tui.detail owns what they do) ------------------------------
 
-    def action_endpoint(self) -> None:
-        """Switch the observer tab between what anyone on the path reads and what the endpoints exchanged."""
-        self.endpoint_view = not self.endpoint_view
-        self.query_one(FlowDetail).open_tab("observer")
-        self._show(self.query_one(FlowList).flow_id)
+    BINDINGS = [*BINDINGS, *DETAIL_BINDINGS]
 
-    def action_open_tab(self, key: str) -> None:
-        self.query_one(FlowDetail).open_tab(key)
+    def action_detail(self, name: str) -> None:
+        self.query_one(FlowDetail).run_key(name)
 
     # -- filter and sort ------------------------------------------------------------------------------------
 
