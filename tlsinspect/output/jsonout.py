@@ -48,7 +48,7 @@ def hex16(v: int | None) -> str | None:
 
 
 def _ext(e: Extension) -> dict[str, Any]:
-    return {"type": e.type, "name": extension_name(e.type), "length": len(e.data), "value": e.value}
+    return {"type": e.type, "name": extension_name(e.type), "length": len(e.data), "value": e.decoded}
 
 
 def client_hello_dict(ch: ClientHello | None) -> dict[str, Any] | None:
@@ -315,8 +315,9 @@ _ORJSON_OPTIONS = (
     orjson.OPT_NON_STR_KEYS
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
+"""Subclasses of str, int and dict are written as their base type (as `json` writes them): the model's
+`FrozenDict` values go out as objects without a copy."""
 
 
 def _dumps(obj: Any) -> str:
