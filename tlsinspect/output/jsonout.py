@@ -311,11 +311,7 @@ def summary_dict(s: Summary) -> dict[str, Any]:
 
 
 _json_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
-_ORJSON_OPTIONS = (
-    orjson.OPT_NON_STR_KEYS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-)
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 """Subclasses of str, int and dict are written as their base type (as `json` writes them): the model's
 `FrozenDict` values go out as objects without a copy."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from tlsinspect.model import ClientHello, Flow, TlsInfo
 from tlsinspect.present.values import Shown, exposure_value, suite_label, version_label
@@ -24,12 +25,12 @@ MAX_VALUES = 3
 """Values of one cleartext exposure kind listed before "(+N more)"."""
 
 
-@dataclass(frozen=True, slots=True)
-class ObserverItem:
+class ObserverItem(NamedTuple):
     """One fact: what (``item``) and its value, or for a hidden item why it is hidden (``value``, may be "").
 
     ``values`` holds the masked wire values behind ``value`` (cleartext exposures only), for a front end
-    that reveals one field on request.
+    that reveals one field on request. A named tuple rather than a frozen dataclass: a dozen are built per flow
+    for every report line, and a tuple is built several times faster (immutable all the same).
     """
 
     item: str
@@ -91,7 +92,7 @@ def _path_items(flow: Flow) -> Iterator[ObserverItem]:
 def _offers_real_ech(ch: ClientHello) -> bool:
     """An outer ClientHello with an ECH extension (an inner one says so in the extension's value)."""
     ech = next((e for e in ch.extensions if e.type in ECH_TYPES), None)
-    return ech is not None and not (isinstance(ech.value, dict) and ech.value.get("type") == "inner")
+    return ech is not None and not (isinstance(ech.decoded, dict) and ech.decoded.get("type") == "inner")
 
 
 def _hello_visible(ch: ClientHello) -> Iterator[ObserverItem]:
