@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,3 +97,37 @@ def read_bundled(name: str, keylog: str | None = None, *, jobs: int = 1, updates
     )
     kl = read_keylog(CAPTURES / keylog) if keylog else None
     return read(CAPTURES / name, keylog=kl, analyse=analyzer, jobs=jobs, updates=updates)
+
+
+def tcp_frame(
+    src: int, dst: int, sport: int, dport: int, seq: int, flags: int, payload: bytes = b""
+) -> bytes:
+    """An Ethernet/IPv4/TCP frame (addresses as ints, checksums zero)."""
+    ip = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        40 + len(payload),
+        0,
+        0,
+        64,
+        6,
+        0,
+        src.to_bytes(4, "big"),
+        dst.to_bytes(4, "big"),
+    )
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 0x50, flags, 1000, 0, 0)
+    return b"\x00" * 12 + b"\x08\x00" + ip + tcp + payload
+
+
+def many_flows(n: int) -> Iterator[tuple[float, bytes]]:
+    """`n` short cleartext HTTP connections, 1 ms apart, each a request then a reset: 2n frames."""
+    t = 1_700_000_000.0
+    server = 0x0A000001
+    for i in range(n):
+        client = 0x0A010000 + (i >> 14)
+        sport = 1024 + (i & 0x3FFF)
+        req = b"GET /" + str(i).encode() + b" HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+        yield t, tcp_frame(client, server, sport, 80, 1000, 0x18, req)
+        yield t + 0.0005, tcp_frame(client, server, sport, 80, 1000 + len(req), 0x04)
+        t += 0.001

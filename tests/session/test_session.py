@@ -5,16 +5,14 @@ file source and a live source giving the same flows for the same traffic. Nothin
 from __future__ import annotations
 
 import socket
-import struct
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers_pcap import write_pcap  # type: ignore[import-not-found]
 from live_helpers import can_capture, http_server  # type: ignore[import-not-found]
-from session_helpers import Read, read
+from session_helpers import Read, many_flows, read
 
 from tlsinspect.capture.inputs import read_keylog
 from tlsinspect.model import Flow
@@ -35,37 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 LAB = ROOT / "captures" / "observer-lab.pcapng"
 LAB_KEYLOG = ROOT / "captures" / "observer-lab.keylog"
 BASIC = ROOT / "captures" / "basic-tls12-tls13.pcap"
-
-
-def _tcp(src: int, dst: int, sport: int, dport: int, seq: int, flags: int, payload: bytes = b"") -> bytes:
-    ip = struct.pack(
-        "!BBHHHBBH4s4s",
-        0x45,
-        0,
-        40 + len(payload),
-        0,
-        0,
-        64,
-        6,
-        0,
-        src.to_bytes(4, "big"),
-        dst.to_bytes(4, "big"),
-    )
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 0x50, flags, 1000, 0, 0)
-    return b"\x00" * 12 + b"\x08\x00" + ip + tcp + payload
-
-
-def many_flows(n: int) -> Iterator[tuple[float, bytes]]:
-    """`n` short cleartext HTTP connections, 1 ms apart, each a request then a reset: 2n frames."""
-    t = 1_700_000_000.0
-    server = 0x0A000001
-    for i in range(n):
-        client = 0x0A010000 + (i >> 14)
-        sport = 1024 + (i & 0x3FFF)
-        req = b"GET /" + str(i).encode() + b" HTTP/1.1\r\nHost: shop.example\r\n\r\n"
-        yield t, _tcp(client, server, sport, 80, 1000, 0x18, req)
-        yield t + 0.0005, _tcp(client, server, sport, 80, 1000 + len(req), 0x04)
-        t += 0.001
 
 
 @pytest.fixture(scope="module")

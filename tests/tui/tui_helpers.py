@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import queue
-import struct
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from session_helpers import many_flows, tcp_frame  # noqa: F401 - used by the TUI tests through here
 from textual.pilot import Pilot
 
 from tlsinspect.analysis.pipeline import Analyzer
@@ -161,41 +161,6 @@ class QueueSource:
 
 
 # -- frames ---------------------------------------------------------------------------------------------------
-
-
-def tcp_frame(
-    src: int, dst: int, sport: int, dport: int, seq: int, flags: int, payload: bytes = b""
-) -> bytes:
-    """An Ethernet/IPv4/TCP frame (addresses as ints, checksums zero)."""
-    ip = struct.pack(
-        "!BBHHHBBH4s4s",
-        0x45,
-        0,
-        40 + len(payload),
-        0,
-        0,
-        64,
-        6,
-        0,
-        src.to_bytes(4, "big"),
-        dst.to_bytes(4, "big"),
-    )
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 0x50, flags, 1000, 0, 0)
-    return b"\x00" * 12 + b"\x08\x00" + ip + tcp + payload
-
-
-def many_flows(n: int) -> Iterator[tuple[float, bytes]]:
-    """`n` short cleartext HTTP connections, 1 ms apart, each a request then a reset: 2n frames (as in
-    tests/session/test_session.py)."""
-    t = 1_700_000_000.0
-    server = 0x0A000001
-    for i in range(n):
-        client = 0x0A010000 + (i >> 14)
-        sport = 1024 + (i & 0x3FFF)
-        req = b"GET /" + str(i).encode() + b" HTTP/1.1\r\nHost: shop.example\r\n\r\n"
-        yield t, tcp_frame(client, server, sport, 80, 1000, 0x18, req)
-        yield t + 0.0005, tcp_frame(client, server, sport, 80, 1000 + len(req), 0x04)
-        t += 0.001
 
 
 def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
